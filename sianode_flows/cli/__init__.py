@@ -1,0 +1,1 @@
+"""The ``sianode`` command line, thin over the library."""

@@ -1,0 +1,192 @@
+"""``sianode``: screen Si-based anode candidates and query the results."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sianode_flows.cli.output import (
+    configure_logging,
+    failures_table,
+    fits_table,
+    job_progress,
+    print_json,
+    stderr_console,
+    stdout_console,
+)
+from sianode_flows.settings import get_settings
+
+app = typer.Typer(
+    help="Find Si-based Li-ion anodes whose Li channels survive cycling.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+logger = logging.getLogger("sianode_flows.cli")
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Folder of the embedded store or a mongodb:// URI "
+        "[default: SIANODE_STORE or ./sianode_data].",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON list on standard output.")]
+
+
+@app.command()
+def screen(
+    input: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="CIF/POSCAR/JSON/CSV(.gz) file or folder [default: built-in set].",
+        ),
+    ] = None,
+    configs: Annotated[
+        int | None,
+        typer.Option("--configs", "-n", help="Configurations per candidate."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the delithiation.")] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+    min_capacity: Annotated[
+        float | None, typer.Option("--min-capacity", help="Capacity threshold (mAh/g).")
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Largest |slope| judged stable (A per 100 % SOC)."),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Step cap of each CHGNet relaxation.")
+    ] = None,
+    fmax: Annotated[
+        float | None,
+        typer.Option("--fmax", help="Force criterion of the relaxation (eV/A)."),
+    ] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--run-dir",
+            help="Folder for job working directories [default: STORE/runs].",
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Screen candidates: capacity filter, delithiate, relax, channel radius, slope fit."""
+    configure_logging(verbose)
+    warnings.filterwarnings("ignore")
+    from jobflow import run_locally
+
+    from sianode_flows.builtin import builtin_records
+    from sianode_flows.io import read_structure_file
+    from sianode_flows.jobs.relax import default_relax_maker
+    from sianode_flows.makers import ChannelStabilityMaker, ScreeningMaker
+    from sianode_flows.results import rank
+    from sianode_flows.stores import build_job_store, is_mongo_uri
+
+    settings = get_settings()
+    location = store or settings.store
+    records = builtin_records() if input is None else read_structure_file(input)
+    n_configs = configs if configs is not None else settings.n_configs
+    relax_overrides = {k: v for k, v in {"steps": steps}.items() if v is not None}
+    if fmax is not None:
+        relax_overrides["relax_kwargs"] = {"fmax": fmax}
+    channel_maker = ChannelStabilityMaker(
+        n_configs=n_configs,
+        seed=seed if seed is not None else settings.seed,
+        relax_maker=default_relax_maker(**relax_overrides),
+        slope_threshold=threshold if threshold is not None else settings.slope_threshold,
+    )
+    maker = ScreeningMaker(
+        channel_maker=channel_maker,
+        min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
+    )
+    flow = maker.make(records)
+    job_store = build_job_store(location)
+    if run_dir is None:
+        run_dir = Path("sianode_runs") if is_mongo_uri(location) else Path(location) / "runs"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logger.info(
+        "screening %d inputs, %d configurations each, into %s",
+        len(records),
+        n_configs,
+        location,
+    )
+    progress, handler = job_progress(total=3 + len(records) * (2 * n_configs + 4))
+    job_logger = logging.getLogger("jobflow.core.job")
+    job_logger.setLevel(logging.INFO)
+    job_logger.propagate = False
+    job_logger.addHandler(handler)
+    try:
+        # CHGNet prints its banner on standard output: keep that free for results.
+        with progress, contextlib.redirect_stdout(sys.stderr):
+            run_locally(flow, store=job_store, log=False, create_folders=True, root_dir=run_dir)
+    finally:
+        job_logger.removeHandler(handler)
+        job_logger.propagate = True
+    job_store.connect()
+    try:
+        fits = rank(flow.output.resolve(job_store) or [])
+        selection = flow.jobs[0].output.resolve(job_store)
+    except Exception as exc:
+        stderr_console.print(f"[red]the screening did not finish: {exc}[/red]")
+        raise typer.Exit(code=1) from exc
+    if as_json:
+        print_json(fits)
+    else:
+        console = stdout_console()
+        console.print(fits_table(fits, title=f"{len(fits)} candidates screened"))
+        if selection.failures:
+            console.print(failures_table(selection.failures))
+    logger.info(
+        "%d selected, %d below %.0f mAh/g, %d failed inputs; documents in %s",
+        len(selection.selected),
+        len(selection.below_threshold),
+        selection.min_capacity_mAh_g,
+        len(selection.failures),
+        location,
+    )
+
+
+@app.command()
+def results(
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+    failures: Annotated[
+        bool, typer.Option("--failures", help="List the recorded failures instead.")
+    ] = False,
+) -> None:
+    """Print the ranked slope fits (or the failures) stored in a store."""
+    configure_logging(False)
+    from sianode_flows.results import failure_documents, fit_documents, rank
+    from sianode_flows.stores import build_job_store
+
+    job_store = build_job_store(store)
+    job_store.connect()
+    console = stdout_console()
+    if failures:
+        found = failure_documents(job_store)
+        if as_json:
+            sys.stdout.write("[" + ",".join(f.model_dump_json() for f in found) + "]\n")
+        else:
+            console.print(failures_table(found))
+        return
+    fits = rank(fit_documents(job_store))
+    if as_json:
+        print_json(fits)
+    elif not fits:
+        console.print("the store holds no slope fit yet: run `sianode screen` first")
+    else:
+        console.print(fits_table(fits, title=f"{len(fits)} candidates in the store"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,133 @@
+"""Rendering for the command line: tables, JSON, logging and job progress."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from sianode_flows.results import summary_row
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sianode_flows.schemas import FailureDocument, SlopeFitDocument
+
+stderr_console = Console(stderr=True)
+PIPE_WIDTH = 160
+"""Table width when standard output is not a terminal (a file, a pipe, a test)."""
+
+
+def stdout_console() -> Console:
+    """Return a console on standard output, wide enough for the tables when piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=PIPE_WIDTH)
+
+
+def configure_logging(verbose: bool) -> None:
+    """Send log records to standard error (standard output is kept for results)."""
+    level = logging.DEBUG if verbose else logging.INFO
+    handler = RichHandler(console=stderr_console, show_path=False, markup=False)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("sianode_flows").setLevel(level)
+    for noisy in ("jobflow", "atomate2", "maggma"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class JobProgress(logging.Handler):
+    """Advance a progress bar as jobflow reports finished jobs."""
+
+    def __init__(self, progress: Progress, task_id: Any) -> None:
+        super().__init__(logging.INFO)
+        self.progress = progress
+        self.task_id = task_id
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Name the running job, and advance the bar when one finishes."""
+        message = record.getMessage()
+        if message.startswith("Starting job - "):
+            name = message.removeprefix("Starting job - ").split(" (")[0]
+            self.progress.update(self.task_id, description=f"job: {name}")
+        elif message.startswith("Finished job - "):
+            self.progress.advance(self.task_id)
+
+
+def job_progress(total: int) -> tuple[Progress, JobProgress]:
+    """Return a progress bar on standard error and the handler that drives it."""
+    progress = Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr_console,
+    )
+    task_id = progress.add_task("jobs", total=total)
+    return progress, JobProgress(progress, task_id)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def fits_table(fits: Sequence[SlopeFitDocument], title: str) -> Table:
+    """Return the ranked table of slope fits."""
+    table = Table(title=title)
+    for header in (
+        "#",
+        "formula",
+        "source id",
+        "capacity (mAh/g)",
+        "R_t charged (A)",
+        "slope +- err (A/100% SOC)",
+        "Pearson r",
+        "Spearman rho",
+        "configs",
+        "verdict",
+    ):
+        table.add_column(header, justify="left" if header in ("formula", "source id") else "right")
+    for index, fit in enumerate(fits, start=1):
+        slope = "-" if fit.slope is None else f"{fit.slope:.3f} +- {fit.slope_err:.3f}"
+        configs = f"{fit.n_configs}" + (f" ({fit.n_failed} failed)" if fit.n_failed else "")
+        table.add_row(
+            str(index),
+            fit.formula,
+            fit.source_id or fit.candidate_id,
+            f"{fit.capacity_mAh_g:.1f}",
+            _fmt(fit.r_t_charged, ".3f"),
+            slope,
+            _fmt(fit.pearson_r, ".3f"),
+            _fmt(fit.spearman_rho, ".3f"),
+            configs,
+            fit.verdict,
+        )
+    return table
+
+
+def failures_table(failures: Sequence[FailureDocument]) -> Table:
+    """Return the table of recorded failures."""
+    table = Table(title=f"{len(failures)} failures")
+    for header in ("input", "step", "error", "message"):
+        table.add_column(header)
+    for failure in failures:
+        table.add_row(failure.input, failure.step, failure.error_type, failure.message)
+    return table
+
+
+def print_json(fits: Sequence[SlopeFitDocument]) -> None:
+    """Print the JSON list of fit summaries on standard output."""
+    sys.stdout.write(json.dumps([summary_row(f) for f in fits], indent=2) + "\n")
+    sys.stdout.flush()

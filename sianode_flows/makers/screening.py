@@ -1,0 +1,76 @@
+"""Screening: select candidates by capacity, then one channel-stability flow each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobflow import Flow, Maker, OutputReference
+from pymatgen.core import Structure
+
+from sianode_flows.jobs.candidates import select_candidates
+from sianode_flows.jobs.fanout import screen_candidates
+from sianode_flows.makers.channel_stability import ChannelStabilityMaker
+from sianode_flows.schemas import StructureRecord
+from sianode_flows.settings import get_settings
+
+
+def as_records(inputs: list[StructureRecord | Structure]) -> list[StructureRecord]:
+    """Wrap bare structures as records (source ``user``); keep records as they are."""
+    return [
+        item
+        if isinstance(item, StructureRecord)
+        else StructureRecord(source="user", source_id=f"structure-{index}", structure=item)
+        for index, item in enumerate(inputs)
+    ]
+
+
+@dataclass
+class ScreeningMaker(Maker):
+    """Make the screening flow: capacity filter, then fan out channel-stability flows.
+
+    Parameters
+    ----------
+    name
+        Name of the flow.
+    channel_maker
+        Maker of each candidate's channel-stability flow.
+    min_capacity
+        Capacity threshold, mAh/g (settings: 1500).
+    max_sites
+        Largest cell accepted (settings: 400 sites).
+    """
+
+    name: str = "screening"
+    channel_maker: ChannelStabilityMaker = field(default_factory=ChannelStabilityMaker)
+    min_capacity: float = field(default_factory=lambda: get_settings().min_capacity)
+    max_sites: int | None = field(default_factory=lambda: get_settings().max_sites)
+
+    def make(
+        self,
+        records: list[StructureRecord | Structure] | OutputReference,
+        prev_dir: str | Path | None = None,
+    ) -> Flow:
+        """Make the flow for a batch of input records or structures.
+
+        Parameters
+        ----------
+        records
+            Parsed input entries (see :mod:`sianode_flows.io`), bare structures, or
+            the output of a job that yields records (a harvest).
+        prev_dir
+            Unused; kept for the common maker signature.
+
+        Returns
+        -------
+        Flow
+            Its output is the list of slope-fit documents, one per selected
+            candidate; the ``candidates`` job's output records the selection.
+        """
+        if isinstance(records, list):
+            records = as_records(records)
+        select = select_candidates(
+            records, self.min_capacity, self.max_sites, self.channel_maker.radii
+        )
+        screen = screen_candidates(select.output.selected, self.channel_maker)
+        return Flow([select, screen], output=screen.output, name=self.name)

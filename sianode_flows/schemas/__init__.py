@@ -1,0 +1,31 @@
+"""Pydantic documents: one schema per kind of result."""
+
+from sianode_flows.schemas.candidate import CandidateDocument, Provenance
+from sianode_flows.schemas.channel import (
+    ChannelDocument,
+    DelithiatedConfiguration,
+    RelaxationSummary,
+)
+from sianode_flows.schemas.failure import FailureDocument
+from sianode_flows.schemas.fit import (
+    ChannelPoint,
+    DelithiationProtocol,
+    SlopeFitDocument,
+    Verdict,
+)
+from sianode_flows.schemas.selection import CandidateSelectionDocument, StructureRecord
+
+__all__ = [
+    "CandidateDocument",
+    "CandidateSelectionDocument",
+    "ChannelDocument",
+    "ChannelPoint",
+    "DelithiatedConfiguration",
+    "DelithiationProtocol",
+    "FailureDocument",
+    "Provenance",
+    "RelaxationSummary",
+    "SlopeFitDocument",
+    "StructureRecord",
+    "Verdict",
+]

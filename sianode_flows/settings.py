@@ -1,0 +1,80 @@
+"""Settings, read at call time from the environment and an optional YAML file.
+
+Every field can be set as ``SIANODE_<FIELD>`` in the environment, or in the YAML
+file named by ``SIANODE_CONFIG_FILE`` (default ``~/.sianode.yaml``). The environment
+wins over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_CONFIG_FILE = Path("~/.sianode.yaml")
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Settings from the YAML file named by ``SIANODE_CONFIG_FILE``."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = Path(os.environ.get("SIANODE_CONFIG_FILE", DEFAULT_CONFIG_FILE)).expanduser()
+        self._values: dict[str, Any] = {}
+        if path.is_file():
+            self._values = yaml.safe_load(path.read_text()) or {}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Return the value of one field from the file."""
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Return every known field set in the file."""
+        return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
+
+
+class SianodeSettings(BaseSettings):
+    """Defaults of sianode-flows; each one overridable per call."""
+
+    model_config = SettingsConfigDict(env_prefix="SIANODE_", extra="forbid")
+
+    store: str = Field(
+        "sianode_data",
+        description="Job store: a folder for the embedded on-disk store, or a mongodb:// URI.",
+    )
+    mongo_database: str = Field("sianode", description="MongoDB database name.")
+    min_capacity: float = Field(1500.0, description="Capacity threshold (mAh/g).")
+    max_sites: int = Field(400, description="Largest cell accepted (sites).")
+    n_configs: int = Field(30, description="Delithiated configurations per candidate.")
+    seed: int = Field(0, description="Seed of the random delithiation.")
+    slope_threshold: float = Field(
+        0.5, description="Largest |dR_t/dSOC| judged stable (A per 100 % SOC)."
+    )
+    force_field: str = Field("CHGNet", description="Force field of the default relax.")
+    relax_fmax: float = Field(0.05, description="Force criterion of the relax (eV/A).")
+    relax_steps: int = Field(1000, description="Step cap of the relax.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: arguments, environment, then the YAML file."""
+        return init_settings, env_settings, _YamlSource(settings_cls)
+
+
+def get_settings(**overrides: Any) -> SianodeSettings:
+    """Read the settings now (never cached), with keyword overrides on top."""
+    return SianodeSettings(**overrides)
