@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -78,6 +79,9 @@ def screen(
             help="Folder for job working directories [default: STORE/runs].",
         ),
     ] = None,
+    zeopp_check: Annotated[
+        bool, typer.Option("--zeopp-check", help="Also compute Zeo++'s free sphere radius.")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Screen candidates: capacity filter, delithiate, relax, channel radius, slope fit."""
@@ -104,6 +108,7 @@ def screen(
         seed=seed if seed is not None else settings.seed,
         relax_maker=default_relax_maker(**relax_overrides),
         slope_threshold=threshold if threshold is not None else settings.slope_threshold,
+        zeopp_check=zeopp_check,
     )
     maker = ScreeningMaker(
         channel_maker=channel_maker,
@@ -126,8 +131,9 @@ def screen(
     job_logger.propagate = False
     job_logger.addHandler(handler)
     try:
-        # CHGNet prints its banner on standard output: keep that free for results.
-        with progress, contextlib.redirect_stdout(sys.stderr):
+        # CHGNet prints a banner on standard output at every model load: drop it,
+        # standard output is kept for results.
+        with progress, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             run_locally(flow, store=job_store, log=False, create_folders=True, root_dir=run_dir)
     finally:
         job_logger.removeHandler(handler)

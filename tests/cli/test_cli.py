@@ -1,7 +1,9 @@
 """The ``sianode`` command line, as scripts drive it."""
 
 import json
+import os
 
+import pytest
 from typer.testing import CliRunner
 
 from sianode_flows.builtin import li15si4, substituted
@@ -86,3 +88,24 @@ def test_results_on_an_empty_store(tmp_path):
     result = CliRunner().invoke(app, ["results", "--store", str(tmp_path / "empty")])
     assert result.exit_code == 0
     assert "no slope fit" in result.stdout
+
+
+MONGO_URI = os.environ.get("SIANODE_TEST_MONGO_URI")
+
+
+@pytest.mark.skipif(not MONGO_URI, reason="set SIANODE_TEST_MONGO_URI to test against MongoDB")
+def test_screen_into_mongodb(monkeypatch):
+    from pymongo import MongoClient
+
+    monkeypatch.setenv("SIANODE_MONGO_DATABASE", "sianode_test_cli")
+    runner = CliRunner()
+    args = ["screen", "--configs", "3", "--steps", "5", "--store", MONGO_URI, "--json"]
+    try:
+        result = runner.invoke(app, [*args, "--min-capacity", "3500"])
+        assert result.exit_code == 0, result.output
+        rows = json.loads(result.stdout)
+        assert [r["formula"] for r in rows] == ["Li15Si4"]
+        stored = runner.invoke(app, ["results", "--store", MONGO_URI, "--json"])
+        assert json.loads(stored.stdout)[0]["slope"] == rows[0]["slope"]
+    finally:
+        MongoClient(MONGO_URI).drop_database("sianode_test_cli")
