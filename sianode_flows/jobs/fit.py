@@ -6,13 +6,13 @@ import logging
 
 from jobflow import JobConfig, OnMissing, job
 
-from sianode_flows.analysis.fit import fit_slope
 from sianode_flows.schemas import (
     CandidateDocument,
     ChannelDocument,
     ChannelPoint,
     DelithiationProtocol,
     FailureDocument,
+    FitStatistics,
     SlopeFitDocument,
     Verdict,
 )
@@ -71,23 +71,7 @@ def slope_fit_document(
         )
         for c in sorted(measured, key=lambda c: c.config_index)
     ]
-    fields: dict = {}
-    note = None
-    try:
-        fit = fit_slope([p.soc for p in points], [p.r_t for p in points])
-    except ValueError as exc:
-        note = str(exc)
-    else:
-        fields = {
-            "slope": fit.slope,
-            "slope_err": fit.slope_err,
-            "intercept": fit.intercept,
-            "intercept_err": fit.intercept_err,
-            "pearson_r": fit.pearson_r,
-            "pearson_p": fit.pearson_p,
-            "spearman_rho": fit.spearman_rho,
-            "spearman_p": fit.spearman_p,
-        }
+    fields, note = FitStatistics.fitted([p.soc for p in points], [p.r_t for p in points])
     return SlopeFitDocument(
         candidate_id=candidate.candidate_id,
         formula=candidate.formula,

@@ -10,21 +10,26 @@ from sianode_flows.schemas.failure import FailureDocument
 from sianode_flows.schemas.fit import (
     ChannelPoint,
     DelithiationProtocol,
+    FitStatistics,
     SlopeFitDocument,
     Verdict,
 )
 from sianode_flows.schemas.selection import CandidateSelectionDocument, StructureRecord
+from sianode_flows.schemas.series import DatabaseSeriesDocument, SeriesPoint
 
 __all__ = [
     "CandidateDocument",
     "CandidateSelectionDocument",
     "ChannelDocument",
     "ChannelPoint",
+    "DatabaseSeriesDocument",
     "DelithiatedConfiguration",
     "DelithiationProtocol",
     "FailureDocument",
+    "FitStatistics",
     "Provenance",
     "RelaxationSummary",
+    "SeriesPoint",
     "SlopeFitDocument",
     "StructureRecord",
     "Verdict",

@@ -36,7 +36,32 @@ class ChannelPoint(BaseModel):
     converged: bool | None = Field(None, description="Whether its relaxation converged.")
 
 
-class SlopeFitDocument(SianodeDocument):
+class FitStatistics(BaseModel):
+    """Least-squares slope of R_t against SOC with its correlation statistics."""
+
+    slope: float | None = Field(None, description="dR_t/dSOC (A per 100 % SOC).")
+    slope_err: float | None = Field(None, description="Standard error of the slope.")
+    intercept: float | None = Field(None, description="R_t at SOC 0 from the fit (A).")
+    intercept_err: float | None = Field(None, description="Standard error (A).")
+    pearson_r: float | None = Field(None, description="Pearson correlation r.")
+    pearson_p: float | None = Field(None, description="Two-sided p-value of r.")
+    spearman_rho: float | None = Field(None, description="Spearman rank correlation.")
+    spearman_p: float | None = Field(None, description="Two-sided p-value of rho.")
+
+    @classmethod
+    def fitted(cls, x: list[float], y: list[float]) -> tuple[dict, str | None]:
+        """Fit y against x; return the statistics as fields, or why none could be fitted."""
+        from sianode_flows.analysis.fit import fit_slope
+
+        try:
+            fit = fit_slope(x, y)
+        except ValueError as exc:
+            return {}, str(exc)
+        fields = {name: getattr(fit, name) for name in cls.model_fields}
+        return fields, None
+
+
+class SlopeFitDocument(SianodeDocument, FitStatistics):
     """Linear fit of R_t against SOC for one candidate, with a verdict.
 
     The slope is in A per 100 % SOC: a positive slope means the channels shrink as
@@ -56,14 +81,6 @@ class SlopeFitDocument(SianodeDocument):
     n_configs: int = Field(..., description="Configurations fitted.")
     n_failed: int = Field(0, description="Configurations lost to failures.")
     n_unconverged: int = Field(0, description="Fitted configurations not converged.")
-    slope: float | None = Field(None, description="dR_t/dSOC (A per 100 % SOC).")
-    slope_err: float | None = Field(None, description="Standard error of the slope.")
-    intercept: float | None = Field(None, description="R_t at SOC 0 from the fit (A).")
-    intercept_err: float | None = Field(None, description="Standard error (A).")
-    pearson_r: float | None = Field(None, description="Pearson correlation r.")
-    pearson_p: float | None = Field(None, description="Two-sided p-value of r.")
-    spearman_rho: float | None = Field(None, description="Spearman rank correlation.")
-    spearman_p: float | None = Field(None, description="Two-sided p-value of rho.")
     slope_threshold: float = Field(
         ..., description="Largest |slope| judged stable (A per 100 % SOC)."
     )
