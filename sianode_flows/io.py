@@ -14,7 +14,7 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monty.json import MontyDecoder
 from monty.serialization import loadfn
@@ -23,6 +23,9 @@ from pymatgen.entries.computed_entries import ComputedStructureEntry
 from pymatgen.io.cif import CifParser
 
 from sianode_flows.schemas import CandidateDocument, StructureRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -81,38 +84,53 @@ def read_cif(path: Path) -> list[StructureRecord]:
     ]
 
 
+def iter_csv_rows(path: Path) -> Iterator[dict[str, str]]:
+    """Yield the rows of a CSV (optionally gzip'd) that has a ``cif`` column.
+
+    Raises
+    ------
+    ValueError
+        If the file has no ``cif`` column.
+    """
+    csv.field_size_limit(sys.maxsize)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or "cif" not in reader.fieldnames:
+            raise ValueError(f"{path.name} has no 'cif' column")
+        yield from reader
+
+
+def row_identity(row: dict[str, str], default_source: str, row_number: int) -> tuple[str, str]:
+    """Return the (source, source_id) of a CSV row."""
+    source = row.get("source") or default_source
+    source_id = next((row[c] for c in ID_COLUMNS if row.get(c)), None) or f"row-{row_number}"
+    return source, source_id
+
+
+def record_from_row(row: dict[str, str], default_source: str, row_number: int) -> StructureRecord:
+    """Parse one CSV row into a record; a bad CIF gives a record with the reason."""
+    source, source_id = row_identity(row, default_source, row_number)
+    properties = {k: v for k, v in row.items() if k not in ("cif", "source", *ID_COLUMNS)}
+    try:
+        structure = parse_cif(row.get("cif") or "")[0]
+    except Exception as exc:  # any parse error is recorded
+        return _failed(source, source_id, exc)
+    return StructureRecord(
+        source=source, source_id=source_id, structure=structure, properties=properties
+    )
+
+
 def read_csv(path: Path) -> list[StructureRecord]:
     """Read a CSV (optionally gzip'd) with a ``cif`` column, one record per row.
 
     Columns ``source`` and one of ``source_id``, ``material_id``, ``id`` name the
     entry; every other column is kept in the record's properties.
     """
-    csv.field_size_limit(sys.maxsize)
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    records = []
-    with opener(path, "rt", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or "cif" not in reader.fieldnames:
-            raise ValueError(f"{path.name} has no 'cif' column")
-        for row_number, row in enumerate(reader, start=1):
-            source = row.pop("source", None) or path.name
-            source_id = next((row.pop(c) for c in ID_COLUMNS if row.get(c)), None)
-            source_id = source_id or f"row-{row_number}"
-            cif = row.pop("cif") or ""
-            try:
-                structure = parse_cif(cif)[0]
-            except Exception as exc:
-                records.append(_failed(source, source_id, exc))
-                continue
-            records.append(
-                StructureRecord(
-                    source=source,
-                    source_id=source_id,
-                    structure=structure,
-                    properties=row,
-                )
-            )
-    return records
+    return [
+        record_from_row(row, path.name, number)
+        for number, row in enumerate(iter_csv_rows(path), start=1)
+    ]
 
 
 def _record_from_object(obj: Any, path: Path, index: int) -> StructureRecord:

@@ -1,22 +1,37 @@
-"""Read results back from a job store: slope fits, candidates and failures."""
+"""Read results back: fits, candidates, failures, and filtered candidate summaries.
+
+Fits, candidates and failures come from a job store; the candidate summaries from the
+collection :mod:`sianode_flows.builders` builds beside it.
+
+>>> from sianode_flows.results import query_candidates
+>>> best = query_candidates("sianode_data", min_capacity=2000, max_slope=0.5, elements=["Ge"])
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from monty.json import MontyDecoder
 
 from sianode_flows.schemas import (
     CandidateDocument,
     CandidateSelectionDocument,
+    CandidateSummaryDocument,
     FailureDocument,
+    HarvestDocument,
     SlopeFitDocument,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
     from jobflow import JobStore
+    from maggma.core import Store
+
+logger = logging.getLogger(__name__)
+
+Ranked = TypeVar("Ranked", SlopeFitDocument, CandidateSummaryDocument)
 
 VERDICT_ORDER = {"stable": 0, "unstable": 1, "insufficient-data": 2}
 
@@ -29,6 +44,9 @@ SUMMARY_FIELDS = (
     "r_t_charged",
     "slope",
     "slope_err",
+    "slope_ci_low",
+    "slope_ci_high",
+    "volume_slope",
     "pearson_r",
     "pearson_p",
     "spearman_rho",
@@ -69,9 +87,17 @@ def selections(store: JobStore) -> list[CandidateSelectionDocument]:
     ]
 
 
+def harvests(store: JobStore) -> list[HarvestDocument]:
+    """Return every harvest in a store."""
+    return [h for h in _outputs(store, "HarvestDocument") if isinstance(h, HarvestDocument)]
+
+
 def candidate_documents(store: JobStore) -> list[CandidateDocument]:
-    """Return every candidate a store knows, selected or below threshold, once each."""
+    """Return every candidate a store knows (harvested, selected or below threshold), once."""
     found: dict[str, CandidateDocument] = {}
+    for harvest in harvests(store):
+        for candidate in [*harvest.candidates, *harvest.below_threshold]:
+            found[candidate.candidate_id] = candidate
     for selection in selections(store):
         for candidate in [*selection.selected, *selection.below_threshold]:
             found[candidate.candidate_id] = candidate
@@ -81,14 +107,15 @@ def candidate_documents(store: JobStore) -> list[CandidateDocument]:
 
 
 def failure_documents(store: JobStore) -> list[FailureDocument]:
-    """Return every recorded failure: input failures and per-configuration ones."""
-    failures = [f for s in selections(store) for f in s.failures]
+    """Return every recorded failure: harvest, input and per-configuration ones."""
+    failures = [f for h in harvests(store) for f in h.failures]
+    failures += [f for s in selections(store) for f in s.failures]
     failures += [f for f in _outputs(store, "FailureDocument") if isinstance(f, FailureDocument)]
     return sorted(failures, key=lambda f: f.created_at)
 
 
-def rank(fits: Iterable[SlopeFitDocument]) -> list[SlopeFitDocument]:
-    """Order fits: stable first, then by |slope| ascending, then capacity descending."""
+def rank(fits: Iterable[Ranked]) -> list[Ranked]:
+    """Order fits or summaries: stable first, then by |slope| ascending, then capacity."""
     return sorted(
         fits,
         key=lambda f: (
@@ -99,6 +126,133 @@ def rank(fits: Iterable[SlopeFitDocument]) -> list[SlopeFitDocument]:
     )
 
 
-def summary_row(fit: SlopeFitDocument) -> dict[str, Any]:
-    """Return the flat summary of a fit (the CLI's JSON contract)."""
+def summary_row(fit: SlopeFitDocument | CandidateSummaryDocument) -> dict[str, Any]:
+    """Return the flat summary of a fit or candidate summary (the CLI's JSON contract)."""
     return {name: getattr(fit, name) for name in SUMMARY_FIELDS}
+
+
+def summary_criteria(
+    min_capacity: float | None = None,
+    max_slope: float | None = None,
+    elements: Sequence[str] | None = None,
+    source: str | None = None,
+    verdict: str | None = None,
+) -> dict[str, Any]:
+    """Return the database query of the candidate summaries that pass some filters.
+
+    Parameters
+    ----------
+    min_capacity
+        Smallest capacity kept (mAh/g).
+    max_slope
+        Largest |slope| kept (A per 100 % SOC); candidates without a slope are dropped.
+    elements
+        Elements every kept candidate contains (e.g. ``["Ge"]``).
+    source
+        Source database of one of its provenance entries (e.g. ``"mp"``).
+    verdict
+        Verdict kept: ``"stable"``, ``"unstable"`` or ``"insufficient-data"``.
+
+    Returns
+    -------
+    dict
+        A MongoDB query (works on every maggma store).
+    """
+    criteria: dict[str, Any] = {"state": "successful"}
+    if min_capacity is not None:
+        criteria["capacity_mAh_g"] = {"$gte": min_capacity}
+    if max_slope is not None:
+        criteria["slope"] = {"$gte": -abs(max_slope), "$lte": abs(max_slope)}
+    if elements:
+        criteria["elements"] = {"$all": sorted(set(elements))}
+    if source is not None:
+        criteria["provenance.source"] = source
+    if verdict is not None:
+        criteria["verdict"] = verdict
+    return criteria
+
+
+def summary_documents(store: Store, **filters: Any) -> list[CandidateSummaryDocument]:
+    """Return the candidate summaries of a (connected) store that pass some filters.
+
+    Parameters
+    ----------
+    store
+        The summaries collection (:func:`sianode_flows.builders.summary_store`).
+    **filters
+        Keywords of :func:`summary_criteria`.
+
+    Returns
+    -------
+    list of CandidateSummaryDocument
+        The summaries, ranked (:func:`rank`).
+    """
+    fields = CandidateSummaryDocument.model_fields
+    found = [
+        CandidateSummaryDocument.model_validate({k: v for k, v in doc.items() if k in fields})
+        for doc in store.query(summary_criteria(**filters))
+    ]
+    return rank(found)
+
+
+def build_summaries(location: str | None = None, database: str | None = None) -> None:
+    """Bring the candidates and failures collections of a location up to date.
+
+    Incremental: only candidates with new or changed job outputs are rebuilt. It is
+    what ``mrun`` does with the serialized builders.
+
+    Parameters
+    ----------
+    location
+        Folder of the embedded store or a MongoDB URI; the settings' ``store`` by
+        default.
+    database
+        MongoDB database, for a URI.
+    """
+    from maggma.cli.serial import serial
+
+    from sianode_flows.builders import summary_builders
+    from sianode_flows.settings import get_settings
+
+    for builder in summary_builders(location or get_settings().store, database):
+        serial(builder, no_bars=True)
+
+
+def query_candidates(
+    location: str | None = None,
+    build: bool = True,
+    database: str | None = None,
+    **filters: Any,
+) -> list[CandidateSummaryDocument]:
+    """Return the ranked candidate summaries at a store location that pass some filters.
+
+    Parameters
+    ----------
+    location
+        Folder of the embedded store or a MongoDB URI; the settings' ``store`` by
+        default.
+    build
+        Update the summaries first (incremental); ``False`` only reads.
+    database
+        MongoDB database, for a URI.
+    **filters
+        Keywords of :func:`summary_criteria`: ``min_capacity``, ``max_slope``,
+        ``elements``, ``source``, ``verdict``.
+
+    Returns
+    -------
+    list of CandidateSummaryDocument
+        The summaries, ranked.
+    """
+    from sianode_flows.builders import summary_store
+    from sianode_flows.settings import get_settings
+
+    location = location or get_settings().store
+    if build:
+        build_summaries(location, database)
+    store = summary_store(location, database)
+    store.connect()
+    try:
+        return summary_documents(store, **filters)
+    finally:
+        store.close()

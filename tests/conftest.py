@@ -12,6 +12,8 @@ from maggma.stores import MemoryStore
 
 from sianode_flows.builtin import li15si4
 from sianode_flows.jobs.relax import default_relax_maker
+from sianode_flows.sources.base import ElementCriteria
+from tests.sources.servers import shared_rows
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -63,3 +65,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def li_si_rows(shared_data):
+    """Rows of the MP-2018 snapshot whose formula has Li and Si (340 of them)."""
+    criteria = ElementCriteria()
+    return shared_rows(
+        shared_data / "mp2018_cgcnn.csv.gz", lambda r: criteria.matches_formula(r["formula"])
+    )
+
+
+@pytest.fixture(scope="session")
+def other_rows(shared_data):
+    """A few rows without Si from the Alexandria/OQMD sample."""
+    return shared_rows(
+        shared_data / "lemat_baseline_mp_alex_oqmd.csv.gz",
+        lambda r: r["source"] in ("alexandria", "oqmd") and "Si" not in r["formula"],
+        limit=12,
+    )

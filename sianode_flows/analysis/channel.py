@@ -104,6 +104,7 @@ def channel_radii(
     migrant: str = MIGRANT,
     ntol: float = DEFAULT_NTOL,
     scratch_dir: str | Path | None = None,
+    save_voronoi_cells: bool = False,
 ) -> ChannelRadii:
     """Compute the CAVD channel radii of the framework left when Li is removed.
 
@@ -119,6 +120,10 @@ def channel_radii(
         CAVD node-merging tolerance (A).
     scratch_dir
         Folder in which CAVD may write its files; a temporary one by default.
+    save_voronoi_cells
+        Keep CAVD's Voronoi cells (``saveVorCells``). They serve only face centres,
+        which are not used; off, the decomposition is 10-80 times faster and the
+        radii are the same (``benchmarks/bench_channel.py`` checks both).
 
     Returns
     -------
@@ -155,7 +160,7 @@ def channel_radii(
         network.atoms = atoms
         network.atoms_num = len(atoms)
         vornet, *_ = network.perform_voronoi_decomposition(
-            rad_flag=True, saveVorCells=True, ntol=ntol
+            rad_flag=True, saveVorCells=save_voronoi_cells, ntol=ntol
         )
         values = connection_values_list(str(Path(workdir) / "network.resex"), vornet)
     if len(values) != 3:

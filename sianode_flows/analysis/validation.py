@@ -20,7 +20,27 @@ MIN_INTERATOMIC_DISTANCE_A = 0.5
 
 
 class CandidateError(ValueError):
-    """A structure that cannot be screened, with the reason in its message."""
+    """A structure that cannot be screened, with the reason in its message.
+
+    Parameters
+    ----------
+    message
+        The reason.
+    stage
+        The filter stage that refused it: one of :data:`FILTER_STAGES`.
+    reason
+        The reason without the specifics of the structure, to count refusals by;
+        the message by default.
+    """
+
+    def __init__(self, message: str, stage: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.reason = reason or message
+
+
+FILTER_STAGES = ("chemistry", "alloying", "ordered", "size", "geometry")
+"""Filter stages, in the order they are applied."""
 
 
 def is_metal_or_metalloid(symbol: str) -> bool:
@@ -58,26 +78,42 @@ def check_candidate(
         With a message that names the problem.
     """
     formula = structure.composition.reduced_formula
-    if not structure.is_ordered:
-        raise CandidateError(
-            f"{formula}: disordered structure (partial occupancies); order it first"
-        )
     symbols = {el.symbol for el in structure.composition.elements}
     missing = [el for el in required_elements if el not in symbols]
     if missing:
-        raise CandidateError(f"{formula}: contains no {', '.join(missing)}")
-    if max_sites is not None and len(structure) > max_sites:
         raise CandidateError(
-            f"{formula}: {len(structure)} sites is more than the limit of {max_sites}"
+            f"{formula}: contains no {', '.join(missing)}",
+            "chemistry",
+            reason=f"contains no {', '.join(missing)}",
         )
     if alloying_elements_only:
         others = sorted(
             s for s in symbols - {migrant, *required_elements} if not is_metal_or_metalloid(s)
         )
         if others:
-            raise CandidateError(f"{formula}: {', '.join(others)} is not a metal or metalloid")
+            raise CandidateError(
+                f"{formula}: {', '.join(others)} is not a metal or metalloid",
+                "alloying",
+                reason="an element besides Li and Si is not a metal or metalloid",
+            )
+    if not structure.is_ordered:
+        raise CandidateError(
+            f"{formula}: disordered structure (partial occupancies); order it first",
+            "ordered",
+            reason="disordered (partial occupancies)",
+        )
+    if max_sites is not None and len(structure) > max_sites:
+        raise CandidateError(
+            f"{formula}: {len(structure)} sites is more than the limit of {max_sites}",
+            "size",
+            reason=f"more than {max_sites} sites",
+        )
     if len(structure) > 1:
         distances = structure.distance_matrix
         closest = distances[~np.eye(len(structure), dtype=bool)].min()
         if closest < MIN_INTERATOMIC_DISTANCE_A:
-            raise CandidateError(f"{formula}: atoms {closest:.2f} A apart; the structure is broken")
+            raise CandidateError(
+                f"{formula}: atoms {closest:.2f} A apart; the structure is broken",
+                "geometry",
+                reason=f"atoms closer than {MIN_INTERATOMIC_DISTANCE_A} A",
+            )

@@ -8,16 +8,18 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from sianode_flows.cli.output import (
     configure_logging,
+    cross_check_table,
     failures_table,
     fits_table,
     job_progress,
     print_json,
+    screen_results,
     stderr_console,
     stdout_console,
 )
@@ -82,6 +84,28 @@ def screen(
     zeopp_check: Annotated[
         bool, typer.Option("--zeopp-check", help="Also compute Zeo++'s free sphere radius.")
     ] = False,
+    potential: Annotated[
+        Literal["chgnet", "sevennet"] | None,
+        typer.Option(
+            "--potential",
+            help="Potential of the relaxations [default: SIANODE_FORCE_FIELD or chgnet].",
+        ),
+    ] = None,
+    cross_check: Annotated[
+        bool,
+        typer.Option(
+            "--cross-check",
+            help="Also relax the same configurations with the other potential; "
+            "stable only when both are stable and their slopes agree.",
+        ),
+    ] = False,
+    verdict_rule: Annotated[
+        Literal["slope", "upper-bound"],
+        typer.Option(
+            "--verdict-rule",
+            help="slope: |slope| <= threshold; upper-bound: the 95% interval within it.",
+        ),
+    ] = "slope",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Screen candidates: capacity filter, delithiate, relax, channel radius, slope fit."""
@@ -93,7 +117,6 @@ def screen(
     from sianode_flows.io import read_structure_file
     from sianode_flows.jobs.relax import default_relax_maker
     from sianode_flows.makers import ChannelStabilityMaker, ScreeningMaker
-    from sianode_flows.results import rank
     from sianode_flows.stores import build_job_store, is_mongo_uri
 
     settings = get_settings()
@@ -106,10 +129,16 @@ def screen(
     channel_maker = ChannelStabilityMaker(
         n_configs=n_configs,
         seed=seed if seed is not None else settings.seed,
-        relax_maker=default_relax_maker(**relax_overrides),
+        relax_maker=default_relax_maker(potential, **relax_overrides),
         slope_threshold=threshold if threshold is not None else settings.slope_threshold,
         zeopp_check=zeopp_check,
+        verdict_rule=verdict_rule,
     )
+    if cross_check:
+        from sianode_flows.makers.cross_check import CrossCheckMaker, other_potential
+
+        second = other_potential(potential or settings.force_field)
+        channel_maker = CrossCheckMaker.against(channel_maker, second)
     maker = ScreeningMaker(
         channel_maker=channel_maker,
         min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
@@ -125,7 +154,9 @@ def screen(
         n_configs,
         location,
     )
-    progress, handler = job_progress(total=3 + len(records) * (2 * n_configs + 4))
+    progress, handler = job_progress(
+        total=3 + len(records) * (1 + cross_check) * (2 * n_configs + 4)
+    )
     job_logger = logging.getLogger("jobflow.core.job")
     job_logger.setLevel(logging.INFO)
     job_logger.propagate = False
@@ -140,16 +171,18 @@ def screen(
         job_logger.propagate = True
     job_store.connect()
     try:
-        fits = rank(flow.output.resolve(job_store) or [])
+        fits, checks = screen_results(flow.output.resolve(job_store) or [])
         selection = flow.jobs[0].output.resolve(job_store)
     except Exception as exc:
         stderr_console.print(f"[red]the screening did not finish: {exc}[/red]")
         raise typer.Exit(code=1) from exc
     if as_json:
-        print_json(fits)
+        print_json(fits, checks)
     else:
         console = stdout_console()
         console.print(fits_table(fits, title=f"{len(fits)} candidates screened"))
+        if checks:
+            console.print(cross_check_table(checks))
         if selection.failures:
             console.print(failures_table(selection.failures))
     logger.info(
@@ -169,29 +202,94 @@ def results(
     failures: Annotated[
         bool, typer.Option("--failures", help="List the recorded failures instead.")
     ] = False,
+    min_capacity: Annotated[
+        float | None, typer.Option("--min-capacity", help="Smallest capacity kept (mAh/g).")
+    ] = None,
+    max_slope: Annotated[
+        float | None,
+        typer.Option("--max-slope", help="Largest |slope| kept (A per 100 % SOC)."),
+    ] = None,
+    elements: Annotated[
+        str | None,
+        typer.Option("--elements", help="Elements every candidate must contain, e.g. Ge,Si."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Source database, e.g. mp, gnome, file.")
+    ] = None,
+    verdict: Annotated[
+        str | None, typer.Option("--verdict", help="stable, unstable or insufficient-data.")
+    ] = None,
+    output_format: Annotated[
+        Literal["table", "json", "csv"],
+        typer.Option("--format", help="table, json (as --json) or csv, on standard output."),
+    ] = "table",
+    build: Annotated[
+        bool,
+        typer.Option(
+            "--build/--no-build",
+            help="Update the candidates collection from new job outputs first.",
+        ),
+    ] = True,
 ) -> None:
-    """Print the ranked slope fits (or the failures) stored in a store."""
+    """Print the ranked candidates (or the failures) of a store, with filters."""
     configure_logging(False)
-    from sianode_flows.results import failure_documents, fit_documents, rank
+    import csv
+
+    from sianode_flows.results import (
+        SUMMARY_FIELDS,
+        failure_documents,
+        query_candidates,
+        summary_row,
+    )
     from sianode_flows.stores import build_job_store
 
-    job_store = build_job_store(store)
-    job_store.connect()
     console = stdout_console()
     if failures:
+        job_store = build_job_store(store)
+        job_store.connect()
         found = failure_documents(job_store)
         if as_json:
             sys.stdout.write("[" + ",".join(f.model_dump_json() for f in found) + "]\n")
         else:
             console.print(failures_table(found))
         return
-    fits = rank(fit_documents(job_store))
-    if as_json:
-        print_json(fits)
-    elif not fits:
+    filters = {
+        "min_capacity": min_capacity,
+        "max_slope": max_slope,
+        "elements": [e.strip() for e in elements.split(",") if e.strip()] if elements else None,
+        "source": source,
+        "verdict": verdict,
+    }
+    found = query_candidates(store or get_settings().store, build=build, **filters)
+    output_format = "json" if as_json else output_format
+    if output_format == "json":
+        print_json(found)
+    elif output_format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(summary_row(s) for s in found)
+    elif not found and any(v is not None for v in filters.values()):
+        console.print("no candidate matches the filters")
+    elif not found:
         console.print("the store holds no slope fit yet: run `sianode screen` first")
     else:
-        console.print(fits_table(fits, title=f"{len(fits)} candidates in the store"))
+        console.print(fits_table(found, title=f"{len(found)} candidates in the store"))
+
+
+from sianode_flows.cli.report import report  # noqa: E402
+
+app.command(name="report")(report)
+
+from sianode_flows.cli.build import build  # noqa: E402
+from sianode_flows.cli.submit import submit  # noqa: E402
+
+app.command(name="build")(build)
+app.command(name="submit")(submit)
+
+from sianode_flows.cli.harvest import harvest, series  # noqa: E402
+
+app.command(name="harvest")(harvest)
+app.command(name="series")(series)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,7 +23,7 @@ from sianode_flows.results import summary_row
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from sianode_flows.schemas import FailureDocument, SlopeFitDocument
+    from sianode_flows.schemas import CrossCheckDocument, FailureDocument, SlopeFitDocument
 
 stderr_console = Console(stderr=True)
 PIPE_WIDTH = 160
@@ -83,6 +83,10 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _interval(low: float | None, high: float | None) -> str:
+    return "-" if low is None or high is None else f"[{low:.2f}, {high:.2f}]"
+
+
 def fits_table(fits: Sequence[SlopeFitDocument], title: str) -> Table:
     """Return the ranked table of slope fits."""
     table = Table(title=title)
@@ -93,6 +97,8 @@ def fits_table(fits: Sequence[SlopeFitDocument], title: str) -> Table:
         "capacity (mAh/g)",
         "R_t charged (A)",
         "slope +- err (A/100% SOC)",
+        "95% CI",
+        "dV/V_ref per 100% SOC",
         "Pearson r",
         "Spearman rho",
         "configs",
@@ -109,6 +115,8 @@ def fits_table(fits: Sequence[SlopeFitDocument], title: str) -> Table:
             f"{fit.capacity_mAh_g:.1f}",
             _fmt(fit.r_t_charged, ".3f"),
             slope,
+            _interval(fit.slope_ci_low, fit.slope_ci_high),
+            _fmt(fit.volume_slope, ".3f"),
             _fmt(fit.pearson_r, ".3f"),
             _fmt(fit.spearman_rho, ".3f"),
             configs,
@@ -127,7 +135,67 @@ def failures_table(failures: Sequence[FailureDocument]) -> Table:
     return table
 
 
-def print_json(fits: Sequence[SlopeFitDocument]) -> None:
-    """Print the JSON list of fit summaries on standard output."""
-    sys.stdout.write(json.dumps([summary_row(f) for f in fits], indent=2) + "\n")
+def print_json(fits: Sequence[SlopeFitDocument], checks: Sequence[CrossCheckDocument] = ()) -> None:
+    """Print the JSON list of fit summaries on standard output.
+
+    With cross-checks, each candidate's row also gets the second potential's slope,
+    the difference and the combined verdict (:meth:`CrossCheckDocument.summary`).
+    """
+    extra = {c.candidate_id: c.summary() for c in checks}
+    rows = [summary_row(f) | extra.get(f.candidate_id, {}) for f in fits]
+    sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     sys.stdout.flush()
+
+
+def screen_results(
+    outputs: Sequence[SlopeFitDocument | CrossCheckDocument | None],
+) -> tuple[list[SlopeFitDocument], list[CrossCheckDocument]]:
+    """Split a screen's outputs into ranked fits and ranked cross-checks.
+
+    A cross-check contributes its first potential's fit to the fits; cross-checks
+    are ranked by their combined verdict, and the fits follow that order.
+    """
+    from sianode_flows.results import rank
+    from sianode_flows.schemas import CrossCheckDocument, SlopeFitDocument
+
+    checks = sorted(
+        (o for o in outputs if isinstance(o, CrossCheckDocument)),
+        key=lambda c: c.rank_key(),
+    )
+    if not checks:
+        return rank(o for o in outputs if isinstance(o, SlopeFitDocument)), []
+    return [c.first for c in checks if c.first is not None], checks
+
+
+def cross_check_table(checks: Sequence[CrossCheckDocument]) -> Table:
+    """Return the table of cross-checks: both slopes, their difference, the verdict."""
+    table = Table(title=f"{len(checks)} candidates cross-checked")
+    headers = (
+        "formula",
+        "first",
+        "slope [95% CI]",
+        "second",
+        "slope [95% CI]",
+        "difference [95% CI]",
+        "agree",
+        "verdict",
+    )
+    for header in headers:
+        table.add_column(header, justify="left" if header == "formula" else "right")
+    for check in checks:
+        cells = [check.formula]
+        for fit, potential in (
+            (check.first, check.first_potential),
+            (check.second, check.second_potential),
+        ):
+            slope = None if fit is None else fit.slope
+            interval = "" if fit is None else " " + _interval(fit.slope_ci_low, fit.slope_ci_high)
+            cells += [potential or "-", _fmt(slope, ".3f") + interval]
+        difference = _fmt(check.slope_difference, "+.3f")
+        cells += [
+            difference + " " + _interval(check.difference_ci_low, check.difference_ci_high),
+            "-" if check.agree is None else ("yes" if check.agree else "no"),
+            check.verdict,
+        ]
+        table.add_row(*cells)
+    return table

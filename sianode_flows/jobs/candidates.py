@@ -71,7 +71,7 @@ def candidate_from_record(
 
 
 def select_from_records(
-    records: Sequence[StructureRecord],
+    records: Sequence[StructureRecord | CandidateDocument],
     min_capacity: float,
     max_sites: int | None = 400,
     radii: dict[str, float] | None = None,
@@ -81,7 +81,8 @@ def select_from_records(
     Parameters
     ----------
     records
-        Parsed input entries.
+        Parsed input entries, or candidates already built (by a harvest), which
+        are only sorted by capacity.
     min_capacity
         Capacity threshold (mAh/g).
     max_sites
@@ -97,7 +98,11 @@ def select_from_records(
     selection = CandidateSelectionDocument(min_capacity_mAh_g=min_capacity, n_inputs=len(records))
     seen: set[str] = set()
     for record in records:
-        result = candidate_from_record(record, max_sites=max_sites, radii=radii)
+        result = (
+            record
+            if isinstance(record, CandidateDocument)
+            else candidate_from_record(record, max_sites=max_sites, radii=radii)
+        )
         if isinstance(result, FailureDocument):
             logger.warning("skipped %s: %s", result.input, result.message)
             selection.failures.append(result)
@@ -121,7 +126,7 @@ def select_from_records(
 
 @job(name="candidates")
 def select_candidates(
-    records: list[StructureRecord],
+    records: list[StructureRecord | CandidateDocument],
     min_capacity: float,
     max_sites: int | None = 400,
     radii: dict[str, float] | None = None,

@@ -45,6 +45,8 @@ def run_key(candidate: CandidateDocument, maker: ChannelStabilityMaker) -> str:
         "relax_maker": maker.relax_maker.as_dict(),
         "radii": maker.radii,
         "slope_threshold": maker.slope_threshold,
+        "verdict_rule": maker.verdict_rule,
+        "n_bootstrap": maker.n_bootstrap,
     }
     text = json.dumps(jsanitize(payload, strict=False, enum_values=True), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
@@ -108,6 +110,8 @@ def relax_configurations(
         maker.slope_threshold,
         relax_maker=describe_maker(maker.relax_maker),
         run_key=key,
+        verdict_rule=maker.verdict_rule,
+        n_bootstrap=maker.n_bootstrap,
     )
     fit.update_metadata({"candidate_id": candidate.candidate_id})
     return Response(replace=Flow([*jobs, fit], output=fit.output, name=candidate.formula))

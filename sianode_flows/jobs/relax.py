@@ -19,16 +19,32 @@ if TYPE_CHECKING:
     from jobflow import Maker
 
 
-def default_relax_maker(**overrides: Any) -> Maker:
+POTENTIALS = {"chgnet": "CHGNet", "sevennet": "SevenNet"}
+"""Potentials that run offline here (weights in their wheels), by short name."""
+
+
+def force_field_name(potential: str) -> str:
+    """Return atomate2's force-field name of a potential: ``sevennet`` -> ``SevenNet``.
+
+    Short names of :data:`POTENTIALS` are matched case-insensitively; any other
+    name is passed on to atomate2 as it is.
+    """
+    return POTENTIALS.get(potential.lower(), potential)
+
+
+def default_relax_maker(potential: str | None = None, **overrides: Any) -> Maker:
     """Return the default relax maker: atomate2's ``ForceFieldRelaxMaker``.
 
-    CHGNet (its shipped weights), FIRE with the cell relaxed, ``fmax`` 0.05 eV/A and
-    a cap of 1000 steps unless the settings say otherwise: looser criteria leave
-    delithiated cells 13-15 % too large. Only final energies are kept per ionic
-    step, which keeps the task document small.
+    CHGNet (its shipped weights) unless a potential or the settings say otherwise,
+    FIRE with the cell relaxed, ``fmax`` 0.05 eV/A and a cap of 1000 steps: looser
+    criteria leave delithiated cells 13-15 % too large. Only final energies are kept
+    per ionic step, which keeps the task document small.
 
     Parameters
     ----------
+    potential
+        ``"chgnet"`` or ``"sevennet"`` (SevenNet-0, shipped in the ``sevenn`` wheel),
+        or any atomate2 force-field name; the settings' ``force_field`` by default.
     **overrides
         Fields of ``ForceFieldRelaxMaker`` to set instead of the defaults.
 
@@ -40,7 +56,7 @@ def default_relax_maker(**overrides: Any) -> Maker:
     settings = get_settings()
     fields: dict[str, Any] = {
         "name": "relax",
-        "force_field_name": settings.force_field,
+        "force_field_name": force_field_name(potential or settings.force_field),
         "relax_cell": True,
         "steps": settings.relax_steps,
         "relax_kwargs": {"fmax": settings.relax_fmax},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 from jobflow import Flow, Maker, OutputReference
 from pymatgen.core import Structure
@@ -12,7 +13,7 @@ from sianode_flows.jobs.candidates import candidate_from_structure
 from sianode_flows.jobs.delithiate import delithiate_candidate
 from sianode_flows.jobs.fanout import relax_configurations
 from sianode_flows.jobs.relax import default_relax_maker
-from sianode_flows.schemas import CandidateDocument, DelithiationProtocol
+from sianode_flows.schemas import CandidateDocument, DelithiationProtocol, VerdictRule
 from sianode_flows.settings import get_settings
 
 
@@ -48,6 +49,11 @@ class ChannelStabilityMaker(Maker):
         Also compute Zeo++'s free sphere for each configuration.
     slope_threshold
         Largest |slope| judged stable, A per 100 % SOC (settings: 0.5).
+    verdict_rule
+        ``"slope"``: stable when |slope| <= threshold; ``"upper-bound"``: stable when
+        the bootstrap 95 % interval of the slope lies within +-threshold.
+    n_bootstrap
+        Bootstrap resamples of the configurations for the slope intervals (0: none).
     skip_done
         Skip a candidate whose complete fit with the same settings is stored.
     """
@@ -62,7 +68,16 @@ class ChannelStabilityMaker(Maker):
     radii: dict[str, float] | None = None
     zeopp_check: bool = False
     slope_threshold: float = field(default_factory=lambda: get_settings().slope_threshold)
+    verdict_rule: VerdictRule = "slope"
+    n_bootstrap: int = 1000
     skip_done: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown verdict rule now rather than in the fit job."""
+        if self.verdict_rule not in get_args(VerdictRule):
+            raise ValueError(
+                f"verdict_rule must be one of {get_args(VerdictRule)}, got {self.verdict_rule!r}"
+            )
 
     @property
     def protocol(self) -> DelithiationProtocol:

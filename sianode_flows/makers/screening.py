@@ -11,16 +11,18 @@ from pymatgen.core import Structure
 from sianode_flows.jobs.candidates import select_candidates
 from sianode_flows.jobs.fanout import screen_candidates
 from sianode_flows.makers.channel_stability import ChannelStabilityMaker
-from sianode_flows.schemas import StructureRecord
+from sianode_flows.schemas import CandidateDocument, StructureRecord
 from sianode_flows.settings import get_settings
 
 
-def as_records(inputs: list[StructureRecord | Structure]) -> list[StructureRecord]:
-    """Wrap bare structures as records (source ``user``); keep records as they are."""
+def as_records(
+    inputs: list[StructureRecord | CandidateDocument | Structure],
+) -> list[StructureRecord | CandidateDocument]:
+    """Wrap bare structures as records (source ``user``); keep the rest as they are."""
     return [
-        item
-        if isinstance(item, StructureRecord)
-        else StructureRecord(source="user", source_id=f"structure-{index}", structure=item)
+        StructureRecord(source="user", source_id=f"structure-{index}", structure=item)
+        if isinstance(item, Structure)
+        else item
         for index, item in enumerate(inputs)
     ]
 
@@ -48,7 +50,7 @@ class ScreeningMaker(Maker):
 
     def make(
         self,
-        records: list[StructureRecord | Structure] | OutputReference,
+        records: list[StructureRecord | CandidateDocument | Structure] | OutputReference,
         prev_dir: str | Path | None = None,
     ) -> Flow:
         """Make the flow for a batch of input records or structures.
@@ -56,8 +58,9 @@ class ScreeningMaker(Maker):
         Parameters
         ----------
         records
-            Parsed input entries (see :mod:`sianode_flows.io`), bare structures, or
-            the output of a job that yields records (a harvest).
+            Parsed input entries (see :mod:`sianode_flows.io`), candidate documents,
+            bare structures, or a reference to them such as a harvest's
+            ``output.candidates``.
         prev_dir
             Unused; kept for the common maker signature.
 

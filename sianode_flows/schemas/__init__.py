@@ -6,6 +6,7 @@ from sianode_flows.schemas.channel import (
     DelithiatedConfiguration,
     RelaxationSummary,
 )
+from sianode_flows.schemas.cross_check import CrossCheckDocument
 from sianode_flows.schemas.failure import FailureDocument
 from sianode_flows.schemas.fit import (
     ChannelPoint,
@@ -13,24 +14,33 @@ from sianode_flows.schemas.fit import (
     FitStatistics,
     SlopeFitDocument,
     Verdict,
+    VerdictRule,
 )
+from sianode_flows.schemas.harvest import HarvestDocument, SourceSummary, StageSummary
 from sianode_flows.schemas.selection import CandidateSelectionDocument, StructureRecord
 from sianode_flows.schemas.series import DatabaseSeriesDocument, SeriesPoint
+from sianode_flows.schemas.summary import CandidateSummaryDocument
 
 __all__ = [
     "CandidateDocument",
     "CandidateSelectionDocument",
+    "CandidateSummaryDocument",
     "ChannelDocument",
     "ChannelPoint",
+    "CrossCheckDocument",
     "DatabaseSeriesDocument",
     "DelithiatedConfiguration",
     "DelithiationProtocol",
     "FailureDocument",
     "FitStatistics",
+    "HarvestDocument",
     "Provenance",
     "RelaxationSummary",
     "SeriesPoint",
     "SlopeFitDocument",
+    "SourceSummary",
+    "StageSummary",
     "StructureRecord",
     "Verdict",
+    "VerdictRule",
 ]

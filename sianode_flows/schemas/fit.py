@@ -9,6 +9,15 @@ from pydantic import BaseModel, Field
 from sianode_flows.schemas.base import SianodeDocument
 
 Verdict = Literal["stable", "unstable", "insufficient-data"]
+VerdictRule = Literal["slope", "upper-bound"]
+"""How a fit is judged against the threshold.
+
+``"slope"``: stable when ``|slope| <= threshold``. ``"upper-bound"``: stable when the
+whole bootstrap interval lies within ``[-threshold, threshold]`` (for a positive
+slope, when its upper bound is below the threshold), so that a slope that is small
+only by chance is not called stable.
+"""
+VolumeReference = Literal["charged", "largest"]
 
 SOC_DEFINITION = "Li atoms kept / Li atoms in the charged cell"
 
@@ -18,7 +27,9 @@ class DelithiationProtocol(BaseModel):
 
     n_configs: int = Field(..., description="Configurations asked for, ends included.")
     seed: int = Field(..., description="Seed of the random draws.")
-    soc_range: tuple[float, float] = Field(..., description="Range of random SOC.")
+    soc_range: tuple[float, float] = Field(
+        ..., description="Range of the random SOC (fraction), sampled in equal-width strata."
+    )
     include_charged: bool = Field(..., description="Charged end (SOC 1) included.")
     include_delithiated: bool = Field(..., description="Empty end (SOC 0) included.")
     soc_definition: str = Field(SOC_DEFINITION, description="Definition of SOC.")
@@ -47,17 +58,65 @@ class FitStatistics(BaseModel):
     pearson_p: float | None = Field(None, description="Two-sided p-value of r.")
     spearman_rho: float | None = Field(None, description="Spearman rank correlation.")
     spearman_p: float | None = Field(None, description="Two-sided p-value of rho.")
+    slope_ci_low: float | None = Field(
+        None, description="Lower bound of the bootstrap interval of the slope (slope units)."
+    )
+    slope_ci_high: float | None = Field(
+        None, description="Upper bound of the bootstrap interval of the slope (slope units)."
+    )
+    ci_level: float | None = Field(None, description="Confidence level of the interval.")
+    n_bootstrap: int | None = Field(
+        None, description="Bootstrap resamples of the points (pairs bootstrap, percentile)."
+    )
+    bootstrap_seed: int | None = Field(None, description="Seed of the bootstrap.")
 
     @classmethod
-    def fitted(cls, x: list[float], y: list[float]) -> tuple[dict, str | None]:
-        """Fit y against x; return the statistics as fields, or why none could be fitted."""
-        from sianode_flows.analysis.fit import fit_slope
+    def fitted(
+        cls,
+        x: list[float],
+        y: list[float],
+        n_bootstrap: int = 1000,
+        seed: int = 0,
+        level: float = 0.95,
+    ) -> tuple[dict, str | None]:
+        """Fit y against x; return the statistics as fields, or why none could be fitted.
+
+        Parameters
+        ----------
+        x, y
+            The points.
+        n_bootstrap
+            Bootstrap resamples for the slope interval; 0 skips the interval.
+        seed
+            Seed of the bootstrap.
+        level
+            Confidence level of the interval.
+
+        Returns
+        -------
+        tuple of dict and str or None
+            The fields of :class:`FitStatistics`, and the reason when none could be
+            fitted (then the dict is empty).
+        """
+        from sianode_flows.analysis.fit import bootstrap_slope_interval, fit_slope
 
         try:
             fit = fit_slope(x, y)
         except ValueError as exc:
             return {}, str(exc)
-        fields = {name: getattr(fit, name) for name in cls.model_fields}
+        fields = {name: getattr(fit, name) for name in cls.model_fields if hasattr(fit, name)}
+        if n_bootstrap > 0:
+            try:
+                interval = bootstrap_slope_interval(x, y, n_bootstrap, level, seed)
+            except ValueError:  # no resample had a varying x: no interval
+                return fields, None
+            fields |= {
+                "slope_ci_low": interval.low,
+                "slope_ci_high": interval.high,
+                "ci_level": level,
+                "n_bootstrap": n_bootstrap,
+                "bootstrap_seed": seed,
+            }
         return fields, None
 
 
@@ -85,9 +144,33 @@ class SlopeFitDocument(SianodeDocument, FitStatistics):
         ..., description="Largest |slope| judged stable (A per 100 % SOC)."
     )
     verdict: Verdict = Field(..., description="Stable, unstable or insufficient data.")
+    verdict_rule: VerdictRule = Field(
+        "slope",
+        description="'slope': stable when |slope| <= threshold; 'upper-bound': stable "
+        "when the bootstrap interval lies within +-threshold.",
+    )
+    volume_fit: FitStatistics | None = Field(
+        None,
+        description="Fit of the relative volume V/V_ref against SOC, with V the relaxed "
+        "volume per framework (non-Li) atom and V_ref that of the relaxed charged "
+        "configuration (mean over SOC 1 points), or the largest V when SOC 1 was not "
+        "measured. Its slope is the relative volume change per 100 % SOC: 0.7 means the "
+        "volume falls by 70 % of the charged volume on full delithiation (dimensionless).",
+    )
+    volume_reference: VolumeReference | None = Field(
+        None, description="V_ref of the volume fit: the charged configuration or the largest."
+    )
+    volume_reference_per_framework_atom: float | None = Field(
+        None, description="V_ref of the volume fit (A^3 per non-Li atom)."
+    )
     protocol: DelithiationProtocol = Field(..., description="How SOC was sampled.")
     relax_maker: str | None = Field(None, description="Relax maker used (class, name).")
     run_key: str | None = Field(
         None, description="Hash of candidate and settings; reruns skip a stored key."
     )
     note: str | None = Field(None, description="Why no slope could be fitted, if so.")
+
+    @property
+    def volume_slope(self) -> float | None:
+        """Relative volume change per 100 % SOC (``volume_fit.slope``), if fitted."""
+        return self.volume_fit.slope if self.volume_fit is not None else None

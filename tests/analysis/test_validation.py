@@ -38,3 +38,15 @@ def test_overlapping_atoms():
     broken = Structure(Lattice.cubic(5), ["Li", "Si"], [[0, 0, 0], [0.01, 0, 0]])
     with pytest.raises(CandidateError, match="broken"):
         check_candidate(broken)
+
+
+def test_errors_name_their_stage(li15si4_primitive):
+    from sianode_flows.analysis.validation import FILTER_STAGES
+
+    silicon = Structure(Lattice.cubic(5.43), ["Si", "Si"], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    with pytest.raises(CandidateError) as info:
+        check_candidate(silicon)
+    assert info.value.stage == "chemistry" == FILTER_STAGES[0]
+    with pytest.raises(CandidateError) as info:
+        check_candidate(li15si4_primitive, max_sites=10)
+    assert info.value.stage == "size"

@@ -1,0 +1,268 @@
+"""Figures over all candidates: capacity against R_t, slope against capacity, generation.
+
+The paper's Figures 3 and 5B, and the slope of every screened candidate against its
+capacity. Each function writes one PNG and returns its path, or ``None`` when there
+is nothing to draw.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
+from pymatgen.core import Composition
+
+from sianode_flows.report.style import ANGSTROM, PALETTE, STATUS_COLORS, save
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from matplotlib.axes import Axes
+
+    from sianode_flows.report.data import GenerationResults
+    from sianode_flows.schemas import CandidateDocument, SlopeFitDocument
+
+LOG_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0, 10.0)
+"""Labelled channel radii (A) of the log axis."""
+
+
+def _category_colors(labels: Sequence[str], fixed: Mapping[str, str]) -> dict[str, str]:
+    """Give each label a color: the fixed one if any, else the next of a palette."""
+    colors: dict[str, str] = {}
+    palette = iter(PALETTE * (1 + len(set(labels)) // len(PALETTE)))
+    for label, _ in Counter(labels).most_common():
+        colors[label] = fixed.get(label) or next(palette)
+    return colors
+
+
+def capacity_channel_figure(
+    candidates: Sequence[CandidateDocument],
+    labels: Mapping[str, str],
+    path: Path,
+    *,
+    min_capacity: float,
+    r_t_window: tuple[float, float],
+    color_title: str,
+) -> Path | None:
+    """Plot capacity against the charged channel radius on a log axis (paper, Figure 3).
+
+    Parameters
+    ----------
+    candidates
+        Candidates; those without a charged R_t are left out (and counted).
+    labels
+        Candidate identifier to the category that colors it (source or status).
+    path
+        PNG to write.
+    min_capacity
+        Capacity threshold drawn as a horizontal line (mAh/g).
+    r_t_window
+        Channel-radius window shaded (A).
+    color_title
+        Title of the color legend, e.g. ``"source"``.
+
+    Returns
+    -------
+    Path or None
+        The PNG written, or ``None`` when no candidate has a channel radius.
+    """
+    radius = {
+        c.candidate_id: c.r_t_charged
+        for c in candidates
+        if c.r_t_charged is not None and c.r_t_charged > 0
+    }
+    drawn = [c for c in candidates if c.candidate_id in radius]
+    if not drawn:
+        return None
+    low, high = r_t_window
+    fig = Figure(figsize=(7.0, 4.8))
+    ax = fig.add_subplot()
+    categories = [labels.get(c.candidate_id, "unknown") for c in drawn]
+    colors = _category_colors(categories, STATUS_COLORS)
+    for category, color in colors.items():
+        chosen = [c for c, k in zip(drawn, categories, strict=True) if k == category]
+        ax.scatter(
+            [radius[c.candidate_id] for c in chosen],
+            [c.capacity_mAh_g for c in chosen],
+            s=22 if len(drawn) < 200 else 8,
+            color=color,
+            alpha=0.8,
+            edgecolor="black" if len(drawn) < 200 else "none",
+            linewidth=0.4,
+            label=f"{category} ({len(chosen)})",
+            zorder=3,
+        )
+    ax.axhline(min_capacity, color="black", linestyle="--", linewidth=1)
+    ax.axvspan(low, high, color="#ffbf00", alpha=0.15, zorder=1)
+    in_window = sum(
+        c.capacity_mAh_g >= min_capacity and low <= radius[c.candidate_id] <= high for c in drawn
+    )
+    ax.set_xscale("log")
+    x_low = min(*radius.values(), low) / 1.15
+    x_high = max(*radius.values(), high) * 1.15
+    ax.set_xlim(x_low, x_high)
+    ax.xaxis.set_major_locator(FixedLocator([t for t in LOG_TICKS if x_low <= t <= x_high]))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(f"channel radius $R_t$ of the charged structure ({ANGSTROM}, log scale)")
+    ax.set_ylabel("gravimetric capacity (mAh/g)")
+    left = len(candidates) - len(drawn)
+    ax.set_title(
+        f"{len(drawn)} candidates; {in_window} above {min_capacity:.0f} mAh/g with "
+        f"$R_t$ in {low:g}-{high:g} {ANGSTROM}" + (f" ({left} without $R_t$)" if left else ""),
+        fontsize=10,
+    )
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color="black", linestyle="--", label=f"{min_capacity:.0f} mAh/g"))
+    handles.append(
+        ax.fill_between([], [], color="#ffbf00", alpha=0.3, label=f"$R_t$ window {low:g}-{high:g}")
+    )
+    ax.legend(handles=handles, title=color_title, fontsize=8, loc="best", framealpha=0.9)
+    ax.grid(alpha=0.3, which="both")
+    return save(fig, path)
+
+
+def _chemsys(formula: str) -> str:
+    return Composition(formula).chemical_system
+
+
+def slope_capacity_figure(
+    fits: Sequence[SlopeFitDocument],
+    path: Path,
+    *,
+    reference_chemsys: str = "Li-Si",
+    label_limit: int = 25,
+) -> Path | None:
+    """Plot each screened candidate's slope against its capacity; pure Li-Si marked.
+
+    Parameters
+    ----------
+    fits
+        Slope fits; those without a slope are left out.
+    path
+        PNG to write.
+    reference_chemsys
+        Chemical system drawn as the reference (a star).
+    label_limit
+        Label points with their formula when there are at most this many.
+
+    Returns
+    -------
+    Path or None
+        The PNG written, or ``None`` when no fit has a slope.
+    """
+    drawn = [(f, slope) for f in fits if (slope := f.slope) is not None]
+    if not drawn:
+        return None
+    fig = Figure(figsize=(7.0, 4.8))
+    ax = fig.add_subplot()
+    threshold = Counter(f.slope_threshold for f, _ in drawn).most_common(1)[0][0]
+    ax.axhspan(-threshold, threshold, color=STATUS_COLORS["stable"], alpha=0.08, zorder=1)
+    for verdict in ("stable", "unstable", "insufficient-data"):
+        chosen = [(f, slope) for f, slope in drawn if f.verdict == verdict]
+        if not chosen:
+            continue
+        ax.errorbar(
+            [f.capacity_mAh_g for f, _ in chosen],
+            [slope for _, slope in chosen],
+            yerr=[f.slope_err or 0.0 for f, _ in chosen],
+            fmt="o",
+            markersize=6,
+            color=STATUS_COLORS[verdict],
+            markeredgecolor="black",
+            markeredgewidth=0.5,
+            elinewidth=1,
+            capsize=3,
+            label=f"{verdict} ({len(chosen)})",
+            zorder=3,
+        )
+    references = [(f, slope) for f, slope in drawn if _chemsys(f.formula) == reference_chemsys]
+    if references:
+        ax.scatter(
+            [f.capacity_mAh_g for f, _ in references],
+            [slope for _, slope in references],
+            marker="*",
+            s=260,
+            facecolor="none",
+            edgecolor="black",
+            linewidth=1.2,
+            zorder=4,
+            label=f"reference: pure {reference_chemsys}",
+        )
+    if len(drawn) <= label_limit:
+        for f, slope in drawn:
+            ax.annotate(
+                f.formula,
+                (f.capacity_mAh_g, slope),
+                textcoords="offset points",
+                xytext=(6, 4),
+                fontsize=8,
+            )
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(
+        ax.fill_between(
+            [],
+            [],
+            color=STATUS_COLORS["stable"],
+            alpha=0.2,
+            label=f"|slope| \N{LESS-THAN OR EQUAL TO} {threshold:g} (stable)",
+        )
+    )
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xlabel("gravimetric capacity (mAh/g)")
+    ax.set_ylabel(f"slope d$R_t$/dSOC ({ANGSTROM} per 100 % SOC)")
+    ax.set_title(f"{len(drawn)} screened candidates", fontsize=10)
+    ax.margins(x=0.15, y=0.15)
+    ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.9)
+    ax.grid(alpha=0.3)
+    return save(fig, path)
+
+
+def _generation_panel(ax: Axes, result: GenerationResults) -> None:
+    targets = np.asarray(result.targets, dtype=float)
+    achieved = np.asarray(result.achieved, dtype=float)
+    ax.scatter(targets, achieved, s=14, alpha=0.6, color="#1f77b4", label="generated")
+    distinct = np.unique(targets)
+    if distinct.size <= 12:
+        medians = [float(np.median(achieved[targets == t])) for t in distinct]
+        ax.plot(distinct, medians, "D", color="black", markersize=6, label="median")
+    span = [min(targets.min(), achieved.min()), max(targets.max(), achieved.max())]
+    ax.plot(span, span, color="grey", linestyle="--", linewidth=1, label="achieved = target")
+    text = "\n".join(f"{name}: {value:.1%}" for name, value in result.metrics.items())
+    if text:
+        ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8)
+    ax.set_xlabel("target")
+    ax.set_ylabel("achieved")
+    ax.set_title(result.label, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+
+
+def generation_figure(results: Sequence[GenerationResults], path: Path) -> Path | None:
+    """Plot achieved against target properties of generation runs (paper, Figure 5B).
+
+    Parameters
+    ----------
+    results
+        One entry per run and conditioned property (see
+        :func:`sianode_flows.report.data.generation_results`).
+    path
+        PNG to write.
+
+    Returns
+    -------
+    Path or None
+        The PNG written, or ``None`` without generation results.
+    """
+    drawn = [r for r in results if r.targets]
+    if not drawn:
+        return None
+    fig = Figure(figsize=(4.6 * len(drawn), 4.4))
+    for index, result in enumerate(drawn, start=1):
+        _generation_panel(fig.add_subplot(1, len(drawn), index), result)
+    return save(fig, path)

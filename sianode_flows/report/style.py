@@ -1,0 +1,54 @@
+"""What the report's figures share: resolution, colors, saving."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from matplotlib.lines import Line2D
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+logger = logging.getLogger(__name__)
+
+DPI = 150
+"""Resolution of every PNG (dots per inch)."""
+ANGSTROM = "\N{ANGSTROM SIGN}"
+FIT_COLOR = "#d62728"
+STATUS_COLORS = {
+    "stable": "#2ca02c",
+    "unstable": "#d62728",
+    "insufficient-data": "#7f7f7f",
+    "below capacity": "#c7c7c7",
+    "not screened": "#1f77b4",
+}
+"""Colors of candidate statuses (fit verdicts, or why there is no fit)."""
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
+"""Colors of other categories (sources), in order of use."""
+
+
+def save(fig: Figure, path: Path) -> Path:
+    """Write a figure as a PNG, creating its folder; return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    logger.debug("wrote %s", path)
+    return path
+
+
+def legend_text(handles: list, text: str) -> None:
+    """Add a line of text to a legend (an invisible handle)."""
+    handles.append(Line2D([], [], linestyle="none", label=text))
