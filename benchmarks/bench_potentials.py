@@ -8,7 +8,12 @@ bootstrap interval, the volume slopes, the wall time of each potential, and the
 slope difference with its paired bootstrap interval. The paper's pure-Si slope
 is 0.85 +- 0.23 A per 100 % SOC (database structures, unrelaxed).
 
-    python benchmarks/bench_potentials.py [--configs 30] [--seed 0]
+    python benchmarks/bench_potentials.py [--configs 30] [--seed 0] [--threads 1]
+
+``--threads`` sets torch's intra-op threads for both potentials. On a CPU shared with
+other jobs, use 1: with more threads than free cores every small operator waits for a
+descheduled thread, and SevenNet's many small tensor products slow down 3-50 fold,
+CHGNet's less, which would distort the comparison.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import statistics
 import time
 import warnings
 
+import torch
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 
@@ -77,7 +83,10 @@ def main() -> None:
     parser.add_argument("--configs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", default="bench_runs")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     logging.disable(logging.INFO)
     results = {}
@@ -96,6 +105,7 @@ def main() -> None:
         f"agree within {check.tolerance} A: {check.agree}"
     )
     print(f"wall time SevenNet / CHGNet: {sevennet['elapsed'] / chgnet['elapsed']:.2f}x")
+    print(f"torch threads: {torch.get_num_threads()}")
     print("paper (pure Si, database structures): 0.85 +- 0.23 A/100% SOC")
 
 
