@@ -6,7 +6,11 @@ the framework without Li three ways, side by side: CAVD keeping its Voronoi cell
 (``saveVorCells=True``, the baseline recipe), CAVD without them (the package default)
 and Zeo++. Prints the time per structure, the ratios and the largest differences.
 
-    python benchmarks/bench_channel.py [--limit 200]
+    python benchmarks/bench_channel.py [--limit 200] [--workers 2]
+
+With ``--workers N`` it also times ``channel_radii_many`` (CAVD over all structures in
+a pool of N processes) against the same call with one process, and checks that both
+give the same radii.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-from sianode_flows.analysis.channel import channel_radii, zeopp_free_sphere_radius
+from sianode_flows.analysis.channel import (
+    channel_radii,
+    channel_radii_many,
+    zeopp_free_sphere_radius,
+)
 from sianode_flows.builtin import builtin_records
 from sianode_flows.io import parse_cif
 
@@ -46,12 +54,33 @@ def li_si_structures(limit: int):
     return found
 
 
+def pool_comparison(structures: list, workers: int) -> None:
+    """Time CAVD over all structures in one process and in a pool; print the ratio."""
+    start = time.perf_counter()
+    alone = channel_radii_many(structures, workers=1)
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    pooled = channel_radii_many(structures, workers=workers)
+    many = time.perf_counter() - start
+    same = all(
+        (isinstance(a, Exception) and isinstance(b, Exception)) or a.r_t == b.r_t
+        for a, b in zip(alone, pooled, strict=True)
+    )
+    print(
+        f"channel_radii_many over {len(structures)} structures: 1 process {one:.1f} s, "
+        f"{workers} processes {many:.1f} s ({one / many:.2f}x), identical radii: {same}"
+    )
+
+
 def main() -> None:
     """Time both tools on the same structures and print the comparison."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=0, help="also time a pool of N")
     args = parser.parse_args()
     structures = li_si_structures(args.limit)
+    if args.workers > 1:
+        pool_comparison([s for _, s in structures], args.workers)
     cells_times, cavd_times, zeo_times, differences, cell_differences = [], [], [], [], []
     for _, structure in structures:
         start = time.perf_counter()

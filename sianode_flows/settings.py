@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field
@@ -61,6 +61,11 @@ class SianodeSettings(BaseSettings):
     force_field: str = Field("CHGNet", description="Force field of the default relax.")
     relax_fmax: float = Field(0.05, description="Force criterion of the relax (eV/A).")
     relax_steps: int = Field(1000, description="Step cap of the relax.")
+    relax_engine: Literal["batched", "ase"] = Field(
+        "batched",
+        description="batched: all configurations of a candidate in one torch-sim job; "
+        "ase: atomate2's ForceFieldRelaxMaker, one ASE relax job per configuration.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -18,6 +18,7 @@ import ctypes
 import os
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ from ase.data import atomic_numbers, covalent_radii
 from sianode_flows.analysis.capacity import MIGRANT
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
 
     from pymatgen.core import Structure
 
@@ -167,6 +168,54 @@ def channel_radii(
         raise ValueError(f"CAVD returned {len(values)} connection values, expected 3")
     r_a, r_b, r_c = (float(v) for v in values)
     return ChannelRadii(r_a=r_a, r_b=r_b, r_c=r_c, radii=used_radii)
+
+
+def _radii_or_error(
+    structure: Structure, radii: Mapping[str, float] | None, migrant: str
+) -> ChannelRadii | ValueError:
+    """Channel radii, or the reason they could not be computed (pool worker)."""
+    try:
+        return channel_radii(structure, radii, migrant=migrant)
+    except Exception as exc:  # returned, so that one structure does not stop the pool
+        return ValueError(f"{type(exc).__name__}: {exc}")
+
+
+def channel_radii_many(
+    structures: Sequence[Structure],
+    radii: Mapping[str, float] | None = None,
+    migrant: str = MIGRANT,
+    workers: int = 1,
+) -> list[ChannelRadii | ValueError]:
+    """Compute the channel radii of many structures, in a process pool if asked.
+
+    CAVD is single-threaded C++: ``workers`` processes each take an equal share of
+    the structures (each call works in its own scratch folder).
+
+    Parameters
+    ----------
+    structures
+        Ordered structures.
+    radii
+        Element radii (A) overriding the covalent defaults.
+    migrant
+        Element symbol of the mobile ion.
+    workers
+        Processes; 1 computes them here, one after another.
+
+    Returns
+    -------
+    list
+        Per structure, in order: its :class:`ChannelRadii`, or a ``ValueError``
+        saying why CAVD could not measure it.
+    """
+    if workers <= 1 or len(structures) < 2:
+        return [_radii_or_error(s, radii, migrant) for s in structures]
+    n = len(structures)
+    chunksize = max(1, n // (4 * workers))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(
+            pool.map(_radii_or_error, structures, [radii] * n, [migrant] * n, chunksize=chunksize)
+        )
 
 
 def zeopp_free_sphere_radius(

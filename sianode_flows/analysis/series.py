@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sianode_flows.analysis.capacity import MIGRANT
-from sianode_flows.analysis.channel import channel_radii
+from sianode_flows.analysis.channel import channel_radii_many
 from sianode_flows.analysis.harmonize import group_duplicates
 from sianode_flows.schemas import DatabaseSeriesDocument, FitStatistics, SeriesPoint
 
@@ -33,6 +33,7 @@ def database_series(
     radii: dict[str, float] | None = None,
     deduplicate: bool = False,
     migrant: str = MIGRANT,
+    workers: int = 1,
 ) -> DatabaseSeriesDocument:
     """Fit R_t of every structure of a chemical system against its relative Li content.
 
@@ -53,6 +54,8 @@ def database_series(
         Merge equivalent structures from several databases into one point.
     migrant
         Element symbol of the mobile ion.
+    workers
+        Processes measuring the channel radii.
 
     Returns
     -------
@@ -65,16 +68,15 @@ def database_series(
         members = [group[0] for group in group_duplicates(members)]
     measured = []
     n_failed = 0
-    for record in members:
-        comp = record.structure.composition
-        n_host = comp.num_atoms - comp[migrant]
-        try:
-            r_t = channel_radii(record.structure, radii, migrant=migrant).r_t
-        except Exception as exc:  # counted; the series goes on
-            logger.warning("channel analysis failed for %s: %s", record.source_id, exc)
+    found = channel_radii_many([r.structure for r in members], radii, migrant, workers)
+    for record, radii_found in zip(members, found, strict=True):
+        if isinstance(radii_found, Exception):  # counted; the series goes on
+            logger.warning("channel analysis failed for %s: %s", record.source_id, radii_found)
             n_failed += 1
             continue
-        measured.append((record, comp[migrant] / n_host, r_t))
+        comp = record.structure.composition
+        n_host = comp.num_atoms - comp[migrant]
+        measured.append((record, comp[migrant] / n_host, radii_found.r_t))
     largest = max((x for _, x, _ in measured), default=0.0) or 1.0
     points = [
         SeriesPoint(

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from sianode_flows.cli.options import EngineOption, PotentialOption, is_batched, jobs_per_candidate
 from sianode_flows.cli.output import (
     configure_logging,
     cross_check_table,
@@ -84,13 +85,8 @@ def screen(
     zeopp_check: Annotated[
         bool, typer.Option("--zeopp-check", help="Also compute Zeo++'s free sphere radius.")
     ] = False,
-    potential: Annotated[
-        Literal["chgnet", "sevennet"] | None,
-        typer.Option(
-            "--potential",
-            help="Potential of the relaxations [default: SIANODE_FORCE_FIELD or chgnet].",
-        ),
-    ] = None,
+    potential: PotentialOption = None,
+    engine: EngineOption = None,
     cross_check: Annotated[
         bool,
         typer.Option(
@@ -123,13 +119,11 @@ def screen(
     location = store or settings.store
     records = builtin_records() if input is None else read_structure_file(input)
     n_configs = configs if configs is not None else settings.n_configs
-    relax_overrides = {k: v for k, v in {"steps": steps}.items() if v is not None}
-    if fmax is not None:
-        relax_overrides["relax_kwargs"] = {"fmax": fmax}
+    relax_maker = default_relax_maker(potential, batched=is_batched(engine), steps=steps, fmax=fmax)
     channel_maker = ChannelStabilityMaker(
         n_configs=n_configs,
         seed=seed if seed is not None else settings.seed,
-        relax_maker=default_relax_maker(potential, **relax_overrides),
+        relax_maker=relax_maker,
         slope_threshold=threshold if threshold is not None else settings.slope_threshold,
         zeopp_check=zeopp_check,
         verdict_rule=verdict_rule,
@@ -155,7 +149,10 @@ def screen(
         location,
     )
     progress, handler = job_progress(
-        total=3 + len(records) * (1 + cross_check) * (2 * n_configs + 4)
+        total=3
+        + len(records)
+        * (1 + cross_check)
+        * jobs_per_candidate(n_configs, getattr(relax_maker, "batched", False))
     )
     job_logger = logging.getLogger("jobflow.core.job")
     job_logger.setLevel(logging.INFO)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from sianode_flows.cli.options import EngineOption, PotentialOption, is_batched
 from sianode_flows.cli.output import configure_logging, stderr_console
 from sianode_flows.launchpad import LAUNCHPAD_FILE_ENV
 from sianode_flows.settings import get_settings
@@ -75,6 +76,8 @@ def submit(
     fmax: Annotated[
         float | None, typer.Option("--fmax", help="Force criterion of the relaxation (eV/A).")
     ] = None,
+    potential: PotentialOption = None,
+    engine: EngineOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Add it even if the same submission is there.")
     ] = False,
@@ -108,13 +111,12 @@ def submit(
         from sianode_flows.stores import build_job_store, is_mongo_uri
 
         records = builtin_records() if input is None else read_structure_file(input)
-        relax_overrides: dict = {k: v for k, v in {"steps": steps}.items() if v is not None}
-        if fmax is not None:
-            relax_overrides["relax_kwargs"] = {"fmax": fmax}
         channel_maker = ChannelStabilityMaker(
             n_configs=configs if configs is not None else settings.n_configs,
             seed=seed if seed is not None else settings.seed,
-            relax_maker=default_relax_maker(**relax_overrides),
+            relax_maker=default_relax_maker(
+                potential, batched=is_batched(engine), steps=steps, fmax=fmax
+            ),
             slope_threshold=threshold if threshold is not None else settings.slope_threshold,
         )
         maker = ScreeningMaker(

@@ -99,6 +99,8 @@ def measure_channel(
             message="the relax job produced no output (it failed; see its log)",
             **context,
         )
+    if isinstance(relax_output, FailureDocument):
+        return relax_output.model_copy(update={"input": label, **context})
     try:
         structure, summary = summarize_relaxation(relax_output)
     except Exception as exc:

@@ -89,19 +89,26 @@ def relax_configurations(
         return done
     jobs = []
     channels = []
-    for config in configurations:
-        relax = maker.relax_maker.make(config.structure)
-        relax.append_name(f" {config.config_index}")
-        channel = measure_channel(relax.output, config, maker.radii, maker.zeopp_check)
+    metadata = {"candidate_id": candidate.candidate_id}
+    batched = getattr(maker.relax_maker, "batched", False)
+    if batched:
+        batch = maker.relax_maker.make([config.structure for config in configurations])
+        batch.update_metadata(metadata)
+        jobs.append(batch)
+    for position, config in enumerate(configurations):
+        if batched:
+            relax_output = batch.output[position]
+            new_jobs = []
+        else:
+            relax = maker.relax_maker.make(config.structure)
+            relax.append_name(f" {config.config_index}")
+            relax_output = relax.output
+            new_jobs = [relax]
+        channel = measure_channel(relax_output, config, maker.radii, maker.zeopp_check)
         channel.append_name(f" {config.config_index}")
-        for new_job in (relax, channel):
-            new_job.update_metadata(
-                {
-                    "candidate_id": candidate.candidate_id,
-                    "config_index": config.config_index,
-                }
-            )
-        jobs += [relax, channel]
+        for new_job in [*new_jobs, channel]:
+            new_job.update_metadata({**metadata, "config_index": config.config_index})
+        jobs += [*new_jobs, channel]
         channels.append(channel.output)
     fit = fit_channel_slope(
         channels,

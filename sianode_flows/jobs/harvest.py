@@ -208,4 +208,6 @@ def database_series_job(
     hosts = tuple(el for el in elements if el != "Li")
     results, _ = fetch_all(sources, ElementCriteria(required=hosts, allowed=elements))
     records = [r for result in results for r in result.records]
-    return database_series(records, chemsys=chemsys, radii=radii, deduplicate=deduplicate)
+    return database_series(
+        records, chemsys=chemsys, radii=radii, deduplicate=deduplicate, workers=default_workers()
+    )

@@ -32,21 +32,37 @@ def force_field_name(potential: str) -> str:
     return POTENTIALS.get(potential.lower(), potential)
 
 
-def default_relax_maker(potential: str | None = None, **overrides: Any) -> Maker:
-    """Return the default relax maker: atomate2's ``ForceFieldRelaxMaker``.
+def default_relax_maker(
+    potential: str | None = None,
+    *,
+    batched: bool | None = None,
+    steps: int | None = None,
+    fmax: float | None = None,
+    **overrides: Any,
+) -> Maker:
+    """Return the default relax maker: batched (torch-sim) or atomate2's per structure.
 
     CHGNet (its shipped weights) unless a potential or the settings say otherwise,
-    FIRE with the cell relaxed, ``fmax`` 0.05 eV/A and a cap of 1000 steps: looser
-    criteria leave delithiated cells 13-15 % too large. Only final energies are kept
-    per ionic step, which keeps the task document small.
+    FIRE with the Frechet cell filter, ``fmax`` 0.05 eV/A and a cap of 1000 steps:
+    looser criteria leave delithiated cells 13-15 % too large. The batched maker
+    (:class:`~sianode_flows.jobs.batched_relax.BatchedRelaxMaker`) relaxes all
+    configurations of a candidate in one job; atomate2's ``ForceFieldRelaxMaker``
+    makes one ASE relax job per configuration, keeping only the energy per ionic
+    step. Both write the same task documents.
 
     Parameters
     ----------
     potential
         ``"chgnet"`` or ``"sevennet"`` (SevenNet-0, shipped in the ``sevenn`` wheel),
-        or any atomate2 force-field name; the settings' ``force_field`` by default.
+        or, per structure only, any atomate2 force-field name; settings' ``force_field``.
+    batched
+        Batched maker or atomate2's; the settings' ``relax_engine`` by default.
+    steps
+        Step cap per structure (settings: ``relax_steps``).
+    fmax
+        Force criterion in eV/A (settings: ``relax_fmax``).
     **overrides
-        Fields of ``ForceFieldRelaxMaker`` to set instead of the defaults.
+        Other fields of the maker (``name``, ``max_atoms``, ``relax_kwargs``...).
 
     Returns
     -------
@@ -54,12 +70,21 @@ def default_relax_maker(potential: str | None = None, **overrides: Any) -> Maker
         The relax maker.
     """
     settings = get_settings()
+    potential = potential or settings.force_field
+    steps = steps if steps is not None else settings.relax_steps
+    fmax = fmax if fmax is not None else settings.relax_fmax
+    if batched is None:
+        batched = settings.relax_engine == "batched"
+    if batched:
+        from sianode_flows.jobs.batched_relax import BatchedRelaxMaker
+
+        return BatchedRelaxMaker(potential=potential, steps=steps, fmax=fmax, **overrides)
     fields: dict[str, Any] = {
         "name": "relax",
-        "force_field_name": force_field_name(potential or settings.force_field),
+        "force_field_name": force_field_name(potential),
         "relax_cell": True,
-        "steps": settings.relax_steps,
-        "relax_kwargs": {"fmax": settings.relax_fmax},
+        "steps": steps,
+        "relax_kwargs": {"fmax": fmax},
         "ionic_step_data": ("energy",),
     }
     fields.update(overrides)

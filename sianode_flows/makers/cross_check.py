@@ -91,8 +91,20 @@ class CrossCheckMaker(Maker):
             The maker.
         """
         first = channel_maker.relax_maker
-        second = default_relax_maker(potential, name=f"relax {potential.lower()}")
-        for name in ("steps", "relax_cell", "relax_kwargs", "optimizer_kwargs"):
+        second = default_relax_maker(
+            potential,
+            batched=getattr(first, "batched", False),
+            name=f"relax {potential.lower()}",
+        )
+        for name in (
+            "steps",
+            "fmax",
+            "relax_cell",
+            "relax_kwargs",
+            "optimizer_kwargs",
+            "max_atoms",
+            "device",
+        ):
             if hasattr(first, name) and hasattr(second, name):
                 setattr(second, name, getattr(first, name))
         return cls(channel_maker=channel_maker, second_relax_maker=second, **kwargs)

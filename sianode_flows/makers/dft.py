@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORCE_FIELD_PREFIX = "ForceField"
-"""Start of the relax-maker description of force-field fits (atomate2's makers)."""
+FORCE_FIELD_PREFIXES = ("ForceField", "BatchedRelax")
+"""Starts of the relax-maker descriptions of force-field fits (atomate2's, batched)."""
 
 
 def default_dft_relax_maker() -> Maker:
@@ -53,7 +53,7 @@ def screened_fits(fits: Iterable[SlopeFitDocument]) -> list[SlopeFitDocument]:
     """
     newest: dict[str, SlopeFitDocument] = {}
     for fit in fits:
-        if fit.slope is None or not (fit.relax_maker or "").startswith(FORCE_FIELD_PREFIX):
+        if fit.slope is None or not (fit.relax_maker or "").startswith(FORCE_FIELD_PREFIXES):
             continue
         kept = newest.get(fit.candidate_id)
         if kept is None or fit.created_at > kept.created_at:

@@ -3,6 +3,7 @@ from pymatgen.core import Lattice, Structure
 
 from sianode_flows.analysis.channel import (
     channel_radii,
+    channel_radii_many,
     framework_radii,
     zeopp_free_sphere_radius,
 )
@@ -53,3 +54,13 @@ def test_disordered_structure_is_refused():
     disordered = Structure(Lattice.cubic(5), [{"Si": 0.5, "Ge": 0.5}, "Li"], [[0, 0, 0], [0.5] * 3])
     with pytest.raises(ValueError, match="ordered"):
         channel_radii(disordered)
+
+
+def test_pooled_radii_match_and_failures_are_returned(li15si4_primitive, li15si4_conventional):
+    li_only = Structure(Lattice.cubic(3.5), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    structures = [li15si4_primitive, li_only, li15si4_conventional]
+    pooled = channel_radii_many(structures, workers=2)
+    assert isinstance(pooled[1], ValueError) and "empty" in str(pooled[1])
+    for structure, found in zip(structures[::2], pooled[::2], strict=True):
+        assert found.r_t == pytest.approx(channel_radii(structure).r_t, abs=1e-9)
+    assert pooled[0].r_t == pytest.approx(1.612, abs=0.01)

@@ -106,7 +106,7 @@ def test_screen_cross_check_json(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
-    assert row["second_potential"] == "ForceFieldRelaxMaker(SevenNet)"
+    assert row["second_potential"] == "BatchedRelaxMaker(SevenNet)"
     assert row["slope_difference"] == pytest.approx(row["slope"] - row["second_slope"])
     assert row["slope_ci_low"] <= row["slope"] <= row["slope_ci_high"]
     assert row["volume_slope"] is not None

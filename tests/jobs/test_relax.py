@@ -7,16 +7,17 @@ from monty.json import jsanitize
 from sianode_flows.jobs.relax import default_relax_maker, summarize_relaxation
 
 
-def test_default_maker_reads_settings_at_call_time(monkeypatch):
+def test_per_structure_maker_reads_settings_at_call_time(monkeypatch):
     monkeypatch.setenv("SIANODE_RELAX_STEPS", "77")
-    maker = default_relax_maker()
+    maker = default_relax_maker(batched=False)
     assert maker.steps == 77
     assert maker.relax_kwargs == {"fmax": 0.05} and maker.relax_cell
-    assert default_relax_maker(steps=5).steps == 5
+    assert default_relax_maker(batched=False, steps=5).steps == 5
 
 
-def test_summary_of_a_chgnet_relax(li15si4_primitive, memory_store):
-    job = default_relax_maker(steps=30).make(li15si4_primitive)
+@pytest.mark.parametrize("batched", [False, True], ids=["per-structure", "batched"])
+def test_summary_of_a_chgnet_relax(li15si4_primitive, memory_store, batched):
+    job = default_relax_maker(batched=batched, steps=30).make(li15si4_primitive)
     run_locally(job, store=memory_store, ensure_success=True, log=False)
     document = job.output.resolve(memory_store)
     structure, summary = summarize_relaxation(document)

@@ -4,6 +4,7 @@ import pytest
 from jobflow import run_locally
 from pymatgen.core import Structure
 
+from sianode_flows.jobs.batched_relax import BatchedRelaxMaker
 from sianode_flows.jobs.relax import default_relax_maker
 from sianode_flows.makers import ChannelStabilityMaker
 from sianode_flows.results import failure_documents
@@ -23,7 +24,7 @@ def test_flow_runs_and_stores_every_document(li15si4_primitive, quick_relax_make
     assert sorted(p.soc for p in fit.points)[0] == 0.0
     assert fit.slope is not None and fit.slope_err >= 0
     assert fit.protocol.seed == 3 and fit.run_key
-    assert fit.relax_maker == "ForceFieldRelaxMaker(CHGNet)"
+    assert fit.relax_maker == "BatchedRelaxMaker(CHGNet)"
 
     channel_outputs = [
         d["output"] for d in memory_store.query({"name": {"$regex": "^channel"}}, load=True)
@@ -55,17 +56,26 @@ def test_rerun_skips_a_stored_fit(li15si4_primitive, quick_relax_maker, memory_s
     second = maker.make(li15si4_primitive)
     run_locally(second, store=memory_store, ensure_success=True, log=False)
     assert second.output.resolve(memory_store).run_key == first.output.resolve(memory_store).run_key
-    n_relax = memory_store.count({"name": {"$regex": "^relax"}})
-    assert n_relax == 3  # nothing relaxed twice
+    n_relax = memory_store.count({"name": {"$regex": "relax"}})
+    assert n_relax == 1  # one batched relax of the three configurations, not run twice
     assert memory_store.count() < 2 * n_docs
 
 
-def test_a_failing_relax_is_recorded_and_the_fit_still_runs(li15si4_primitive, memory_store):
-    # MACE is a valid atomate2 force field whose package is not installed here:
-    # every relax job fails at run time, as a real missing potential would.
-    maker = ChannelStabilityMaker(
-        n_configs=3, relax_maker=default_relax_maker(force_field_name="MACE")
-    )
+@pytest.mark.parametrize(
+    "relax_maker",
+    [
+        # MACE is a valid atomate2 force field whose package is not installed here:
+        # every relax job fails at run time, as a real missing potential would
+        default_relax_maker(batched=False, force_field_name="MACE"),
+        # the batched job fails as a whole: no batched model of that name
+        BatchedRelaxMaker(potential="mace"),
+    ],
+    ids=["per-structure", "batched"],
+)
+def test_a_failing_relax_is_recorded_and_the_fit_still_runs(
+    li15si4_primitive, memory_store, relax_maker
+):
+    maker = ChannelStabilityMaker(n_configs=3, relax_maker=relax_maker)
     flow = maker.make(li15si4_primitive)
     run_locally(flow, store=memory_store, log=False)
     fit = flow.output.resolve(memory_store)

@@ -38,7 +38,8 @@ def test_potential_names():
     assert force_field_name("MACE") == "MACE"
     assert other_potential("chgnet") == "sevennet"
     assert other_potential("SevenNet") == "chgnet"
-    assert default_relax_maker("sevennet").force_field_name == "MLFF.SevenNet"
+    assert default_relax_maker("sevennet").force_field_name == "SevenNet"
+    assert default_relax_maker("sevennet", batched=False).force_field_name == "MLFF.SevenNet"
     with pytest.raises(ValueError, match="no second potential"):
         other_potential("MACE")
 
@@ -81,8 +82,8 @@ def test_cross_check_runs_both_potentials_on_the_same_configurations(
     check = flow.output.resolve(memory_store)
     assert isinstance(check, CrossCheckDocument)
     first, second = check.first, check.second
-    assert check.first_potential == "ForceFieldRelaxMaker(CHGNet)"
-    assert check.second_potential == "ForceFieldRelaxMaker(SevenNet)"
+    assert check.first_potential == "BatchedRelaxMaker(CHGNet)"
+    assert check.second_potential == "BatchedRelaxMaker(SevenNet)"
     assert first.run_key != second.run_key
     assert [(p.config_index, p.soc) for p in first.points] == [
         (p.config_index, p.soc) for p in second.points
@@ -98,7 +99,8 @@ def test_cross_check_runs_both_potentials_on_the_same_configurations(
     charged = [next(p for p in fit.points if p.soc == 1.0) for fit in (first, second)]
     assert all(1.5 < p.r_t < 1.75 for p in charged)
     assert check.r_t_mean_abs_difference < 0.5
-    assert memory_store.count({"name": {"$regex": "^relax sevennet"}}) == 3
+    # one batched SevenNet job relaxed the three configurations
+    assert memory_store.count({"name": {"$regex": "^relax sevennet"}}) == 1
 
 
 SOC = [1.0, 0.0, 0.3, 0.6, 0.8]

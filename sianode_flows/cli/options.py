@@ -1,0 +1,37 @@
+"""Command-line options shared by ``sianode screen`` and ``sianode submit``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+
+Engine = Literal["batched", "ase"]
+
+EngineOption = Annotated[
+    Engine | None,
+    typer.Option(
+        "--engine",
+        help="batched: all configurations of a candidate relaxed together in one torch-sim "
+        "job; ase: atomate2's ForceFieldRelaxMaker, one ASE job per configuration "
+        "[default: SIANODE_RELAX_ENGINE or batched].",
+    ),
+]
+PotentialOption = Annotated[
+    Literal["chgnet", "sevennet"] | None,
+    typer.Option(
+        "--potential",
+        help="Potential of the relaxations [default: SIANODE_FORCE_FIELD or chgnet].",
+    ),
+]
+
+
+def is_batched(engine: Engine | None) -> bool | None:
+    """Return whether the relax engine is the batched one (``None``: the settings')."""
+    return None if engine is None else engine == "batched"
+
+
+def jobs_per_candidate(n_configs: int, batched: bool) -> int:
+    """Jobs a channel-stability flow runs for one candidate (for progress bars)."""
+    relax_jobs = 1 if batched else n_configs
+    return relax_jobs + n_configs + 4
