@@ -66,15 +66,19 @@ def _outputs(store: JobStore, class_name: str, criteria: dict | None = None) -> 
 
 
 def fit_documents(store: JobStore, latest_only: bool = True) -> list[SlopeFitDocument]:
-    """Return the slope fits in a store, the newest per candidate by default."""
+    """Return the slope fits in a store, by default the newest per candidate and relax maker.
+
+    A cross-check stores one fit per potential for the same candidate: both are kept.
+    """
     fits = [f for f in _outputs(store, "SlopeFitDocument") if isinstance(f, SlopeFitDocument)]
     if not latest_only:
         return fits
-    newest: dict[str, SlopeFitDocument] = {}
+    newest: dict[tuple[str, str | None], SlopeFitDocument] = {}
     for fit in fits:
-        kept = newest.get(fit.candidate_id)
+        key = (fit.candidate_id, fit.relax_maker)
+        kept = newest.get(key)
         if kept is None or fit.created_at > kept.created_at:
-            newest[fit.candidate_id] = fit
+            newest[key] = fit
     return list(newest.values())
 
 

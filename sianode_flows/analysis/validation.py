@@ -49,6 +49,14 @@ def is_metal_or_metalloid(symbol: str) -> bool:
     return bool(element.is_metal or element.is_metalloid)
 
 
+def is_alloy(structure: Structure, migrant: str = MIGRANT) -> bool:
+    """Return whether every element of a structure is the migrant, a metal or a metalloid."""
+    return all(
+        el.symbol == migrant or is_metal_or_metalloid(el.symbol)
+        for el in structure.composition.elements
+    )
+
+
 def check_candidate(
     structure: Structure,
     required_elements: Collection[str] = REQUIRED_ELEMENTS,

@@ -288,6 +288,11 @@ from sianode_flows.cli.harvest import harvest, series  # noqa: E402
 app.command(name="harvest")(harvest)
 app.command(name="series")(series)
 
+from sianode_flows.cli.generate import generate, train  # noqa: E402
+
+app.command(name="train")(train)
+app.command(name="generate")(generate)
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -270,6 +270,17 @@ def ase_ordered_fire_step(
     return step
 
 
+def filtered_forces(state: SimState) -> torch.Tensor:
+    """Atomic forces as a Frechet cell filter exposes them: times the deformation gradient.
+
+    States without a cell (positions-only FIRE) give their forces unchanged.
+    """
+    if getattr(state, "cell_forces", None) is None:
+        return state.forces
+    deform_grad = state.deform_grad()
+    return torch.bmm(state.forces.unsqueeze(1), deform_grad[state.system_idx]).squeeze(1)
+
+
 def ase_converged(state: SimState, fmax: float) -> torch.Tensor:
     """Per system: ASE's convergence test of a (Frechet) cell-filtered relaxation.
 
@@ -278,11 +289,8 @@ def ase_converged(state: SimState, fmax: float) -> torch.Tensor:
     ``fmax``. torch-sim's force test uses the untransformed atomic forces, which
     near the criterion can stop a structure a few steps earlier or later.
     """
-    forces = state.forces
+    forces = filtered_forces(state)
     cell_forces = getattr(state, "cell_forces", None)
-    if cell_forces is not None:
-        deform_grad = state.deform_grad()
-        forces = torch.bmm(forces.unsqueeze(1), deform_grad[state.system_idx]).squeeze(1)
     largest = torch.zeros(state.n_systems, dtype=forces.dtype, device=forces.device)
     largest = largest.scatter_reduce(0, state.system_idx, forces.norm(dim=1), reduce="amax")
     if cell_forces is not None:
@@ -294,11 +302,8 @@ def _lowers_alpha(state: SimState, n_min: int) -> torch.Tensor:
     """Per system: whether this FIRE step will lower alpha (torch-sim's test)."""
     if state.velocities.isnan().any():  # first step: no mixing at all
         return torch.zeros(state.n_systems, dtype=torch.bool, device=state.device)
-    forces = state.forces
+    forces = filtered_forces(state)
     cell_forces = getattr(state, "cell_forces", None)
-    if cell_forces is not None:
-        deform_grad = state.deform_grad()
-        forces = torch.bmm(forces.unsqueeze(1), deform_grad[state.system_idx]).squeeze(1)
     power = torch.zeros(state.n_systems, dtype=forces.dtype, device=forces.device)
     power.index_add_(0, state.system_idx, (forces * state.velocities).sum(dim=1))
     if cell_forces is not None:

@@ -16,6 +16,11 @@ from sianode_flows.schemas.fit import (
     Verdict,
     VerdictRule,
 )
+from sianode_flows.schemas.generation import (
+    GeneratedStructureDocument,
+    GenerationMethod,
+    GenerationMetricsDocument,
+)
 from sianode_flows.schemas.harvest import HarvestDocument, SourceSummary, StageSummary
 from sianode_flows.schemas.selection import CandidateSelectionDocument, StructureRecord
 from sianode_flows.schemas.series import DatabaseSeriesDocument, SeriesPoint
@@ -33,6 +38,9 @@ __all__ = [
     "DelithiationProtocol",
     "FailureDocument",
     "FitStatistics",
+    "GeneratedStructureDocument",
+    "GenerationMethod",
+    "GenerationMetricsDocument",
     "HarvestDocument",
     "Provenance",
     "RelaxationSummary",

@@ -1,7 +1,7 @@
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from sianode_flows.analysis.validation import CandidateError, check_candidate
+from sianode_flows.analysis.validation import CandidateError, check_candidate, is_alloy
 
 
 def test_li15si4_passes(li15si4_primitive):
@@ -50,3 +50,10 @@ def test_errors_name_their_stage(li15si4_primitive):
     with pytest.raises(CandidateError) as info:
         check_candidate(li15si4_primitive, max_sites=10)
     assert info.value.stage == "size"
+
+
+def test_is_alloy(li15si4_primitive):
+    assert is_alloy(li15si4_primitive)
+    oxide = li15si4_primitive.copy()
+    oxide.replace(0, "O")
+    assert not is_alloy(oxide)

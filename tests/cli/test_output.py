@@ -4,6 +4,7 @@ import io
 import json
 
 import pytest
+from jobflow import Flow, job, run_locally
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -110,3 +111,30 @@ def test_screen_cross_check_json(tmp_path):
     assert row["slope_difference"] == pytest.approx(row["slope"] - row["second_slope"])
     assert row["slope_ci_low"] <= row["slope"] <= row["slope_ci_high"]
     assert row["volume_slope"] is not None
+
+
+@job
+def stored_fit(fit):
+    """Store a fit document as a job output."""
+    return fit
+
+
+def test_fit_documents_keeps_the_newest_fit_of_each_potential(fits, memory_store):
+    from datetime import timedelta
+
+    from sianode_flows.results import fit_documents
+
+    chgnet, sevennet = fits
+    newer = chgnet.model_copy(update={"created_at": chgnet.created_at + timedelta(hours=1)})
+    jobs = [stored_fit(f) for f in (chgnet, sevennet, newer)]
+    run_locally(Flow(jobs), store=memory_store, ensure_success=True, log=False)
+    found = fit_documents(memory_store)
+    assert sorted(f.relax_maker for f in found) == [
+        "ForceFieldRelaxMaker(CHGNet)",
+        "ForceFieldRelaxMaker(SevenNet)",
+    ]
+    kept = next(f for f in found if "CHGNet" in f.relax_maker).created_at
+    # the store keeps milliseconds and drops the time zone
+    assert kept.replace(tzinfo=None) > chgnet.created_at.replace(tzinfo=None) + timedelta(
+        minutes=59
+    )

@@ -4,6 +4,7 @@ import pytest
 from maggma.stores import MemoryStore, MontyStore
 from monty.json import MontyDecoder, jsanitize
 
+from sianode_flows.generative.target import GenerationTarget
 from sianode_flows.schemas import (
     CandidateDocument,
     CandidateSelectionDocument,
@@ -11,6 +12,8 @@ from sianode_flows.schemas import (
     ChannelPoint,
     DelithiationProtocol,
     FailureDocument,
+    GeneratedStructureDocument,
+    GenerationMetricsDocument,
     Provenance,
     RelaxationSummary,
     SlopeFitDocument,
@@ -62,7 +65,46 @@ def documents(li15si4_primitive):
     selection = CandidateSelectionDocument(
         min_capacity_mAh_g=1500, n_inputs=2, selected=[candidate], failures=[failure]
     )
-    return [candidate, channel, fit, failure, selection]
+    target = GenerationTarget(forbidden_elements=("Pb",), channel_radius=1.7)
+    generated = GeneratedStructureDocument(
+        sample_id="substitution-0-0",
+        method="substitution",
+        seed=0,
+        target=target,
+        structure=li15si4_primitive,
+        formula="Li15Si4",
+        valid=True,
+        has_required_elements=True,
+        has_forbidden_elements=False,
+        relaxed_structure=li15si4_primitive,
+        initial_energy_per_atom=-2.88,
+        final_energy_per_atom=-2.89,
+        energy_change_fraction=0.01 / 2.88,
+        relax_converged=True,
+        relax_steps=12,
+        stable=True,
+        capacity_mAh_g=3578.6,
+        r_t=1.61,
+        r_t_error=0.09,
+        capacity_on_target=True,
+        novel=False,
+        unique=True,
+    )
+    metrics = GenerationMetricsDocument(
+        method="substitution",
+        n_samples=1,
+        n_valid=1,
+        validity_rate=1.0,
+        uniqueness_rate=1.0,
+        novelty_rate=0.0,
+        required_elements_rate=1.0,
+        stable_rate=1.0,
+        capacity={"count": 1, "median": 3578.6, "p25": None},
+        r_t={"count": 1, "median": 1.61},
+        capacity_on_target_rate=1.0,
+        target=target,
+    )
+    return [candidate, channel, fit, failure, selection, generated, metrics]
 
 
 def test_candidate_fields(documents):
