@@ -6,6 +6,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from maggma.core import Builder
+
 if TYPE_CHECKING:
     from maggma.core import Store
 
@@ -30,15 +32,9 @@ def source_key(doc: dict[str, Any]) -> str:
 def completed_at(doc: dict[str, Any]) -> datetime:
     """Return when a job output was stored, naive UTC (jobflow writes an ISO string)."""
     value = doc.get("completed_at")
-    if isinstance(value, datetime):
-        stamp = value
-    elif isinstance(value, str):
-        stamp = datetime.fromisoformat(value)
-    else:
-        return datetime.min
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-    return stamp
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return as_naive(value) if isinstance(value, datetime) else datetime.min
 
 
 def as_naive(stamp: datetime | None) -> datetime:
@@ -84,3 +80,32 @@ def ensure_index(store: Store, key: str, unique: bool = False) -> bool:
         return bool(store.ensure_index(key, unique=unique))
     except NotImplementedError:
         return False
+
+
+class JobOutputBuilder(Builder):
+    """A maggma builder from the job outputs of a jobflow store to one target store.
+
+    Parameters
+    ----------
+    source
+        Documents store of the job store (job outputs).
+    target
+        Store the builder writes.
+    query
+        Extra criteria on the source documents.
+    chunk_size
+        Items processed per batch.
+    """
+
+    def __init__(
+        self,
+        source: Store,
+        target: Store,
+        query: dict[str, Any] | None = None,
+        chunk_size: int = 100,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.query = query
+        self.total: int | None = None
+        super().__init__(sources=[source], targets=[target], chunk_size=chunk_size)

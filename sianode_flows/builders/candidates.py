@@ -7,7 +7,6 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from maggma.core import Builder
 from monty.json import MontyDecoder, jsanitize
 
 from sianode_flows.builders._base import (
@@ -15,6 +14,7 @@ from sianode_flows.builders._base import (
     FIT_CLASS,
     JOB_FIELDS,
     SELECTION_CLASS,
+    JobOutputBuilder,
     completed_at,
     ensure_index,
     is_stale,
@@ -25,13 +25,12 @@ from sianode_flows.schemas import CandidateSummaryDocument, Provenance, SlopeFit
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from maggma.core import Store
 
 CANDIDATE_FIELDS = ("candidate_id", "provenance", "host_formula", "nsites")
 """Fields read from candidate documents (never the structure)."""
 
 
-class CandidateSummaryBuilder(Builder):
+class CandidateSummaryBuilder(JobOutputBuilder):
     """Build one summary per candidate from the raw job outputs of a jobflow store.
 
     The source is the documents store of a jobflow ``JobStore`` (``outputs``). For
@@ -59,19 +58,6 @@ class CandidateSummaryBuilder(Builder):
     chunk_size
         Summaries written per batch.
     """
-
-    def __init__(
-        self,
-        source: Store,
-        target: Store,
-        query: dict[str, Any] | None = None,
-        chunk_size: int = 100,
-    ) -> None:
-        self.source = source
-        self.target = target
-        self.query = query
-        self.total: int | None = None
-        super().__init__(sources=[source], targets=[target], chunk_size=chunk_size)
 
     def ensure_indexes(self) -> None:
         """Index the fields the builder and the queries use, where the store can."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from maggma.core import Builder
 from monty.json import MontyDecoder, jsanitize
 from pydantic import ValidationError
 
@@ -12,6 +11,7 @@ from sianode_flows.builders._base import (
     FAILURE_CLASS,
     JOB_FIELDS,
     SELECTION_CLASS,
+    JobOutputBuilder,
     completed_at,
     ensure_index,
     is_stale,
@@ -22,10 +22,8 @@ from sianode_flows.schemas import FailureDocument
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from maggma.core import Store
 
-
-class FailureBuilder(Builder):
+class FailureBuilder(JobOutputBuilder):
     """Collect every failure of the job outputs into one flat collection.
 
     Failures live in two places: nested in the selection documents (inputs that
@@ -47,19 +45,6 @@ class FailureBuilder(Builder):
     chunk_size
         Source outputs processed per batch.
     """
-
-    def __init__(
-        self,
-        source: Store,
-        target: Store,
-        query: dict[str, Any] | None = None,
-        chunk_size: int = 100,
-    ) -> None:
-        self.source = source
-        self.target = target
-        self.query = query
-        self.total: int | None = None
-        super().__init__(sources=[source], targets=[target], chunk_size=chunk_size)
 
     def _criteria(self) -> list[dict[str, Any]]:
         base = self.query or {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from jobflow import job
+from jobflow import Job, OutputReference, job
 from pymatgen.core import Structure
 
 from sianode_flows.analysis.validation import CandidateError, check_candidate
@@ -155,3 +155,33 @@ def candidate_from_structure(
     check_candidate(structure, max_sites=None)
     provenance = [Provenance(source=source, source_id=source_id)]
     return CandidateDocument.from_structure(structure, provenance, radii=radii)
+
+
+def candidate_or_job(
+    structure: Structure | CandidateDocument | OutputReference,
+    name: str,
+    radii: dict[str, float] | None = None,
+) -> tuple[list[Job], CandidateDocument | OutputReference, str]:
+    """Return the jobs, candidate and flow name a maker starts from.
+
+    A candidate document is used as it is (the flow is named after its formula);
+    a structure or reference gets a :func:`candidate_from_structure` job.
+
+    Parameters
+    ----------
+    structure
+        A charged structure, a reference to one, or a candidate document.
+    name
+        Name of the maker's flow.
+    radii
+        Framework radii of the candidate's charged channel radius.
+
+    Returns
+    -------
+    tuple
+        Jobs to put first in the flow, the candidate (or its reference), the name.
+    """
+    if isinstance(structure, CandidateDocument):
+        return [], structure, f"{name} {structure.formula}"
+    candidate_job = candidate_from_structure(structure, radii=radii)
+    return [candidate_job], candidate_job.output, name

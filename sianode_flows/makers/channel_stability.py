@@ -9,7 +9,7 @@ from typing import get_args
 from jobflow import Flow, Maker, OutputReference
 from pymatgen.core import Structure
 
-from sianode_flows.jobs.candidates import candidate_from_structure
+from sianode_flows.jobs.candidates import candidate_or_job
 from sianode_flows.jobs.delithiate import delithiate_candidate
 from sianode_flows.jobs.fanout import relax_configurations
 from sianode_flows.jobs.relax import default_relax_maker
@@ -110,15 +110,7 @@ class ChannelStabilityMaker(Maker):
         Flow
             Its output is the :class:`~sianode_flows.schemas.SlopeFitDocument`.
         """
-        jobs = []
-        if isinstance(structure, CandidateDocument):
-            candidate = structure
-            name = f"{self.name} {candidate.formula}"
-        else:
-            candidate_job = candidate_from_structure(structure, radii=self.radii)
-            jobs.append(candidate_job)
-            candidate = candidate_job.output
-            name = self.name
+        jobs, candidate, name = candidate_or_job(structure, self.name, self.radii)
         delithiate = delithiate_candidate(candidate, self.protocol)
         configurations = relax_configurations(delithiate.output, candidate, self)
         jobs += [delithiate, configurations]

@@ -9,7 +9,7 @@ from typing import Any
 from jobflow import Flow, Job, Maker, OutputReference
 from pymatgen.core import Structure
 
-from sianode_flows.jobs.candidates import candidate_from_structure
+from sianode_flows.jobs.candidates import candidate_or_job
 from sianode_flows.jobs.cross_check import DEFAULT_TOLERANCE, compare_fits
 from sianode_flows.jobs.delithiate import delithiate_candidate
 from sianode_flows.jobs.fanout import relax_configurations
@@ -139,16 +139,8 @@ class CrossCheckMaker(Maker):
         Flow
             Its output is the :class:`~sianode_flows.schemas.CrossCheckDocument`.
         """
-        jobs: list[Job | Flow] = []
-        candidate: CandidateDocument | OutputReference
-        if isinstance(structure, CandidateDocument):
-            candidate = structure
-            name = f"{self.name} {candidate.formula}"
-        else:
-            candidate_job = candidate_from_structure(structure, radii=self.radii)
-            jobs.append(candidate_job)
-            candidate = candidate_job.output
-            name = self.name
+        jobs: list[Job | Flow]
+        jobs, candidate, name = candidate_or_job(structure, self.name, self.radii)
         protocol = self.channel_maker.protocol
         delithiate = delithiate_candidate(candidate, protocol)
         branches = []
