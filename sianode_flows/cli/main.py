@@ -12,7 +12,18 @@ from typing import Annotated, Literal
 
 import typer
 
-from sianode_flows.cli.options import EngineOption, PotentialOption, is_batched, jobs_per_candidate
+from sianode_flows.cli.options import (
+    ConfigsOption,
+    EngineOption,
+    FmaxOption,
+    MinCapacityOption,
+    PotentialOption,
+    SeedOption,
+    StepsOption,
+    ThresholdOption,
+    is_batched,
+    jobs_per_candidate,
+)
 from sianode_flows.cli.output import (
     configure_logging,
     cross_check_table,
@@ -54,27 +65,14 @@ def screen(
             help="CIF/POSCAR/JSON/CSV(.gz) file or folder [default: built-in set].",
         ),
     ] = None,
-    configs: Annotated[
-        int | None,
-        typer.Option("--configs", "-n", help="Configurations per candidate."),
-    ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the delithiation.")] = None,
+    configs: ConfigsOption = None,
+    seed: SeedOption = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
-    min_capacity: Annotated[
-        float | None, typer.Option("--min-capacity", help="Capacity threshold (mAh/g).")
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option("--threshold", help="Largest |slope| judged stable (A per 100 % SOC)."),
-    ] = None,
-    steps: Annotated[
-        int | None, typer.Option("--steps", help="Step cap of each CHGNet relaxation.")
-    ] = None,
-    fmax: Annotated[
-        float | None,
-        typer.Option("--fmax", help="Force criterion of the relaxation (eV/A)."),
-    ] = None,
+    min_capacity: MinCapacityOption = None,
+    threshold: ThresholdOption = None,
+    steps: StepsOption = None,
+    fmax: FmaxOption = None,
     run_dir: Annotated[
         Path | None,
         typer.Option(

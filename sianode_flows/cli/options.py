@@ -17,6 +17,21 @@ EngineOption = Annotated[
         "[default: SIANODE_RELAX_ENGINE or batched].",
     ),
 ]
+ConfigsOption = Annotated[
+    int | None, typer.Option("--configs", "-n", help="Configurations per candidate.")
+]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed of the delithiation.")]
+MinCapacityOption = Annotated[
+    float | None, typer.Option("--min-capacity", help="Capacity threshold (mAh/g).")
+]
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option("--threshold", help="Largest |slope| judged stable (A per 100 % SOC)."),
+]
+StepsOption = Annotated[int | None, typer.Option("--steps", help="Step cap of each relaxation.")]
+FmaxOption = Annotated[
+    float | None, typer.Option("--fmax", help="Force criterion of the relaxation (eV/A).")
+]
 PotentialOption = Annotated[
     Literal["chgnet", "sevennet"] | None,
     typer.Option(

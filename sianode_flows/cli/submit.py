@@ -12,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from sianode_flows.cli.options import EngineOption, PotentialOption, is_batched
+from sianode_flows.cli.options import (
+    ConfigsOption,
+    EngineOption,
+    FmaxOption,
+    MinCapacityOption,
+    PotentialOption,
+    SeedOption,
+    StepsOption,
+    ThresholdOption,
+    is_batched,
+)
 from sianode_flows.cli.output import configure_logging, stderr_console
 from sianode_flows.launchpad import LAUNCHPAD_FILE_ENV
 from sianode_flows.settings import get_settings
@@ -59,23 +69,12 @@ def submit(
             "jobflow.yaml (JOBFLOW_CONFIG_FILE).",
         ),
     ] = False,
-    configs: Annotated[
-        int | None, typer.Option("--configs", "-n", help="Configurations per candidate.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the delithiation.")] = None,
-    min_capacity: Annotated[
-        float | None, typer.Option("--min-capacity", help="Capacity threshold (mAh/g).")
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option("--threshold", help="Largest |slope| judged stable (A per 100 % SOC)."),
-    ] = None,
-    steps: Annotated[
-        int | None, typer.Option("--steps", help="Step cap of each CHGNet relaxation.")
-    ] = None,
-    fmax: Annotated[
-        float | None, typer.Option("--fmax", help="Force criterion of the relaxation (eV/A).")
-    ] = None,
+    configs: ConfigsOption = None,
+    seed: SeedOption = None,
+    min_capacity: MinCapacityOption = None,
+    threshold: ThresholdOption = None,
+    steps: StepsOption = None,
+    fmax: FmaxOption = None,
     potential: PotentialOption = None,
     engine: EngineOption = None,
     force: Annotated[
