@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -197,7 +198,7 @@ def relax_structures(
     first = next(pending, None)
     if first is None:
         return outcomes
-    batcher.load_states(_chain(first, pending))
+    batcher.load_states(chain([first], pending))
     state, _, indices = batcher.next_batch(None, None)
     while state is not None:
         # every system of the batch has been evaluated at its current positions
@@ -218,9 +219,13 @@ def relax_structures(
             # converged structures leave, waiting ones join (checked on the next pass)
             state, _, indices = batcher.next_batch(state, done)
             continue
+        # the step changes the state in place before it evaluates the model: keep the
+        # state before it, to go on from there without the structures that failed
+        before = state.clone()
         try:
             state = step_fn(state)
         except Exception as exc:
+            state = before
             failing = _failing_systems(state, model)
             if not failing:
                 raise
@@ -309,11 +314,6 @@ def _lowers_alpha(state: SimState, n_min: int) -> torch.Tensor:
     if cell_forces is not None:
         power += (cell_forces * state.cell_velocities).sum(dim=(1, 2))
     return (power > 0.0) & (state.n_pos > n_min)
-
-
-def _chain(first: SimState, rest: Iterator[SimState]) -> Iterator[SimState]:
-    yield first
-    yield from rest
 
 
 def _record(

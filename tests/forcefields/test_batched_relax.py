@@ -111,3 +111,6 @@ def test_a_structure_that_breaks_midway_fails_alone(chgnet_model, small_configur
             assert outcome.n_steps == 3
         else:
             assert not outcome.failed and outcome.n_steps == 6
+            # the survivor goes on from where it was, as if relaxed alone
+            (alone,) = relax_structures([outcome.initial_structure], chgnet_model, steps=6)
+            assert outcome.energies == pytest.approx(alone.energies, abs=1e-3)
