@@ -1,25 +1,36 @@
 """Per-structure (atomate2) against batched (torch-sim) relaxation, side by side.
 
-Both paths relax the same delithiated configurations of Li15Si4 (the 38-atom
-primitive cell, drawn as the channel-stability flow draws them) with the same
-potential, FIRE with the Frechet cell filter, the same fmax and step cap:
+All paths relax the same delithiated configurations of Li15Si4 (drawn as the
+channel-stability flow draws them) with the same potential, Frechet cell filter,
+fmax and step cap:
 
-- per structure: atomate2's ``ForceFieldRelaxMaker`` given the whole list, which
-  relaxes the structures one after another in one job with the calculator loaded
-  once (the fair baseline: no model reload per structure);
-- batched: :class:`sianode_flows.jobs.batched_relax.BatchedRelaxMaker`.
+- ``per-structure``: atomate2's ``ForceFieldRelaxMaker`` (ASE's FIRE) given the
+  whole list, which relaxes the structures one after another in one job with the
+  calculator loaded once (the fair baseline: no model reload per structure);
+- ``fire``: :class:`sianode_flows.jobs.batched_relax.BatchedRelaxMaker` with
+  torch-sim's FIRE in ASE's flavour (the default);
+- ``lbfgs``: the same maker with torch-sim's batched L-BFGS.
 
-Each path runs as a job (``run_locally``) in its own child process, so that its
-peak memory is its own. Prints relaxations per hour, the ratio, peak memory,
-steps, and the largest differences in final energy per atom and in channel
-radius R_t (CAVD, framework without Li) between the two paths.
+``--cell primitive`` draws from the 38-atom primitive cell (689 atoms for 30
+configurations: one batch of up to 1024 atoms holds them all); ``--cell
+conventional`` from the 76-atom cell (about 1,400 atoms: structures leave and join
+the batch as others converge).
 
-    python benchmarks/bench_batched_relax.py [--configs 30] [--seed 0] [--steps 1000]
-        [--fmax 0.05] [--max-atoms N] [--device cpu|cuda] [--potential chgnet]
-        [--only batched] [--threads N]
+Each path runs as a job (``run_locally``) in its own spawned process, so that its
+peak memory is its own. Prints, per path: wall time, relaxations per hour and the
+ratio to the first path, peak memory, converged fraction, steps (median / max);
+then per path against batched FIRE: the largest and median |dE| (final energy per
+atom) and |dR_t| (CAVD channel radius of the framework), how many configurations
+differ by more than 0.02 A in R_t, and the slope of R_t against SOC +- its standard
+error for each path.
 
-On a GPU, ``--only batched --configs 300`` gives the batched throughput alone for a
-larger set (the CPU baseline for the ratio comes from a CPU run of the same script).
+    python benchmarks/bench_batched_relax.py [--cell primitive|conventional]
+        [--configs 30] [--seed 0] [--steps 1000] [--fmax 0.05]
+        [--paths per-structure,fire,lbfgs] [--max-atoms N] [--device cpu|cuda]
+        [--potential chgnet] [--threads N]
+
+On a GPU, ``--paths fire,lbfgs --device cuda --configs 300`` gives the batched
+throughput alone for a larger set.
 """
 
 from __future__ import annotations
@@ -33,14 +44,17 @@ import statistics
 import sys
 import time
 import warnings
+from queue import Empty
+
+PATHS = ("per-structure", "fire", "lbfgs")
 
 
-def configurations(n_configs: int, seed: int) -> list:
-    """Return the delithiated configurations of the primitive Li15Si4 cell."""
+def configurations(cell: str, n_configs: int, seed: int) -> list:
+    """Return the delithiated configurations of Li15Si4 (``DelithiatedStructure``)."""
     from sianode_flows.analysis.delithiation import delithiate
     from sianode_flows.builtin import li15si4
 
-    return [c.structure for c in delithiate(li15si4(primitive=True), n_configs, seed)]
+    return delithiate(li15si4(primitive=cell == "primitive"), n_configs, seed)
 
 
 def relax_in_child(path: str, args: argparse.Namespace, queue: multiprocessing.Queue) -> None:
@@ -54,10 +68,16 @@ def relax_in_child(path: str, args: argparse.Namespace, queue: multiprocessing.Q
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    structures = configurations(args.configs, args.seed)
-    overrides = {"device": args.device, "max_atoms": args.max_atoms} if path == "batched" else {}
+    structures = [c.structure for c in configurations(args.cell, args.configs, args.seed)]
+    batched = path != "per-structure"
+    overrides = {"device": args.device, "max_atoms": args.max_atoms} if batched else {}
     maker = default_relax_maker(
-        args.potential, batched=path == "batched", steps=args.steps, fmax=args.fmax, **overrides
+        args.potential,
+        batched=batched,
+        steps=args.steps,
+        fmax=args.fmax,
+        optimizer=path if batched else "fire",
+        **overrides,
     )
     relax_job = maker.make(structures)
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
@@ -72,9 +92,9 @@ def relax_in_child(path: str, args: argparse.Namespace, queue: multiprocessing.Q
         except ValueError:
             results.append(None)
             continue
-        results.append(
-            (structure.as_dict(), summary.energy_per_atom, summary.n_steps, summary.converged)
-        )
+        # atomate2 counts frames: the input, every step, the final state again
+        steps = None if summary.n_steps is None else summary.n_steps - 2
+        results.append((structure.as_dict(), summary.energy_per_atom, steps, summary.converged))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put(
         {
@@ -90,29 +110,68 @@ def run_path(path: str, args: argparse.Namespace) -> dict:
     """Run a path in a fresh process (spawned: nothing inherited)."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=relax_in_child, args=(path, args, queue))
+    child = context.Process(target=relax_in_child, args=(path, args, queue), daemon=True)
     child.start()
-    result = queue.get()
-    child.join()
-    return result
+    while child.is_alive() or not queue.empty():
+        with contextlib.suppress(Empty):
+            result = queue.get(timeout=5)
+            child.join()
+            return result
+    raise RuntimeError(f"the {path} path ended without a result (exit code {child.exitcode})")
 
 
-def summarize(label: str, result: dict, n_structures: int) -> str:
+def summarize(label: str, result: dict, n_structures: int, baseline: dict) -> str:
     """One line per path."""
     done = [r for r in result["results"] if r is not None]
     steps = [r[2] for r in done if r[2] is not None]
     per_hour = n_structures / result["elapsed"] * 3600
     return (
-        f"{label:14s} {result['elapsed']:8.1f} s  {per_hour:8.0f} relax/h  "
-        f"peak {result['peak_mib']:6.0f} MiB  converged {sum(bool(r[3]) for r in done)}"
-        f"/{n_structures}  steps median {statistics.median(steps):.0f} max {max(steps)}  "
+        f"{label:14s} {result['elapsed']:8.1f} s  {per_hour:7.0f} relax/h  "
+        f"x{baseline['elapsed'] / result['elapsed']:5.2f}  peak {result['peak_mib']:6.0f} MiB  "
+        f"converged {sum(bool(r[3]) for r in done)}/{n_structures}  "
+        f"steps median {statistics.median(steps):.0f} max {max(steps)}  "
         f"(torch threads {result['threads']})"
     )
 
 
+def radii_and_slope(result: dict, socs: list[float]) -> tuple[list[float | None], str]:
+    """Channel radius of each relaxed configuration, and the slope of R_t against SOC."""
+    from pymatgen.core import Structure
+
+    from sianode_flows.analysis.channel import channel_radii
+    from sianode_flows.analysis.fit import fit_slope
+
+    radii = [
+        None if r is None else channel_radii(Structure.from_dict(r[0])).r_t
+        for r in result["results"]
+    ]
+    points = [(soc, r_t) for soc, r_t in zip(socs, radii, strict=True) if r_t is not None]
+    fit = fit_slope([p[0] for p in points], [p[1] for p in points])
+    return radii, f"{fit.slope:.3f} +- {fit.slope_err:.3f}"
+
+
+def compare(label: str, result: dict, reference: dict, radii: list, reference_radii: list) -> str:
+    """Largest and median differences of one path against batched FIRE."""
+    energy_gaps, radius_gaps = [], []
+    for one, two, r_one, r_two in zip(
+        result["results"], reference["results"], radii, reference_radii, strict=True
+    ):
+        if one is None or two is None:
+            continue
+        energy_gaps.append(abs(one[1] - two[1]) * 1000)
+        radius_gaps.append(abs(r_one - r_two))
+    return (
+        f"{label:14s} vs fire: |dE| max {max(energy_gaps):.2f} median "
+        f"{statistics.median(energy_gaps):.2f} meV/atom; |dR_t| max {max(radius_gaps):.4f} "
+        f"median {statistics.median(radius_gaps):.4f} A, "
+        f"{sum(g > 0.02 for g in radius_gaps)} above 0.02 A"
+    )
+
+
 def main() -> None:
-    """Run both paths and print the comparison."""
+    """Run the paths and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cell", choices=["primitive", "conventional"], default="primitive")
     parser.add_argument("--configs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=1000)
@@ -121,45 +180,35 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--max-atoms", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--only", choices=["batched", "per-structure"], default=None)
+    parser.add_argument("--paths", default=",".join(PATHS))
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    from pymatgen.core import Structure
+    paths = [p for p in args.paths.split(",") if p]
+    unknown = set(paths) - set(PATHS)
+    if unknown:
+        parser.error(f"unknown paths {sorted(unknown)}; choose from {', '.join(PATHS)}")
 
-    from sianode_flows.analysis.channel import channel_radii
-
-    n = args.configs
-    atoms = sum(len(s) for s in configurations(n, args.seed))
+    configs = configurations(args.cell, args.configs, args.seed)
+    socs = [c.soc for c in configs]
+    atoms = sum(len(c.structure) for c in configs)
     print(
-        f"{n} delithiated configurations of Li15Si4 (primitive, {atoms} atoms in all), "
-        f"{args.potential}, fmax {args.fmax} eV/A, cap {args.steps} steps",
+        f"{len(configs)} delithiated configurations of Li15Si4 ({args.cell} cell, {atoms} atoms "
+        f"in all), {args.potential}, fmax {args.fmax} eV/A, cap {args.steps} steps",
         flush=True,
     )
-    paths = [p for p in ("per-structure", "batched") if args.only in (None, p)]
     results = {}
     for path in paths:
         results[path] = run_path(path, args)
-        print(summarize(path, results[path], n), flush=True)
-    if len(results) < 2:
-        return
-    base, batched = results["per-structure"], results["batched"]
-    print(f"throughput ratio batched / per-structure: {base['elapsed'] / batched['elapsed']:.2f}x")
-    energy_gaps, radius_gaps = [], []
-    for one, two in zip(base["results"], batched["results"], strict=True):
-        if one is None or two is None:
-            continue
-        energy_gaps.append(abs(one[1] - two[1]) * 1000)
-        radius_one = channel_radii(Structure.from_dict(one[0])).r_t
-        radius_two = channel_radii(Structure.from_dict(two[0])).r_t
-        radius_gaps.append(abs(radius_one - radius_two))
-    failed = sum(r is None for r in batched["results"]) + sum(r is None for r in base["results"])
-    print(
-        f"final energy per atom: max |diff| {max(energy_gaps):.2f} meV/atom, "
-        f"median {statistics.median(energy_gaps):.2f}; "
-        f"R_t: max |diff| {max(radius_gaps):.4f} A, median {statistics.median(radius_gaps):.4f} A, "
-        f"{sum(g > 0.02 for g in radius_gaps)} above 0.02 A; {failed} failed",
-        flush=True,
-    )
+        print(summarize(path, results[path], len(configs), results[paths[0]]), flush=True)
+    radii, slopes = {}, {}
+    for path in paths:
+        radii[path], slopes[path] = radii_and_slope(results[path], socs)
+        print(f"{path:14s} slope of R_t against SOC: {slopes[path]} A per 100 % SOC", flush=True)
+    if "fire" in results:
+        for path in paths:
+            if path != "fire":
+                line = compare(path, results[path], results["fire"], radii[path], radii["fire"])
+                print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ collection :mod:`sianode_flows.builders` builds beside it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from monty.json import MontyDecoder
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Ranked = TypeVar("Ranked", SlopeFitDocument, CandidateSummaryDocument)
 
 VERDICT_ORDER = {"stable": 0, "unstable": 1, "insufficient-data": 2}
 
@@ -118,7 +117,9 @@ def failure_documents(store: JobStore) -> list[FailureDocument]:
     return sorted(failures, key=lambda f: f.created_at)
 
 
-def rank(fits: Iterable[Ranked]) -> list[Ranked]:
+def rank[Ranked: (SlopeFitDocument, CandidateSummaryDocument)](
+    fits: Iterable[Ranked],
+) -> list[Ranked]:
     """Order fits or summaries: stable first, then by |slope| ascending, then capacity."""
     return sorted(
         fits,

@@ -66,6 +66,14 @@ class SianodeSettings(BaseSettings):
         description="batched: all configurations of a candidate in one torch-sim job; "
         "ase: atomate2's ForceFieldRelaxMaker, one ASE relax job per configuration.",
     )
+    relax_optimizer: Literal["fire", "lbfgs", "bfgs"] = Field(
+        "fire",
+        description="Optimizer of the batched relax (torch-sim): fire (ASE's FIRE, as "
+        "atomate2's relax), lbfgs or bfgs.",
+    )
+    progress_interval: float = Field(
+        30.0, description="Seconds between two progress lines of a batched relax (s)."
+    )
 
     @classmethod
     def settings_customise_sources(

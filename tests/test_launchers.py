@@ -85,4 +85,4 @@ def test_compose_worker_waits_for_a_healthy_pinned_mongodb():
     for path in (worker["command"][2], worker["environment"]["JOBFLOW_CONFIG_FILE"]):
         assert (ROOT / path.removeprefix("/sianode/")).is_file(), path
     dockerfile = (ROOT / worker["build"]["dockerfile"]).read_text()
-    assert "FROM python:3.11." in dockerfile and 'pip install "torch==2.13.0"' in dockerfile
+    assert "FROM python:3.12-" in dockerfile and "TORCH_INDEX_URL" in dockerfile

@@ -11,7 +11,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sianode_flows.cli.output import configure_logging, stderr_console, stdout_console
+from sianode_flows.cli.output import (
+    configure_logging,
+    relax_progress,
+    stderr_console,
+    stdout_console,
+)
 from sianode_flows.settings import get_settings
 from sianode_flows.sources.spec import SPEC_HELP
 
@@ -45,7 +50,8 @@ def _run(flow, location: str | None):
     from sianode_flows.stores import build_job_store
 
     store = build_job_store(location)
-    run_locally(flow, store=store, log=False)
+    with relax_progress():
+        run_locally(flow, store=store, log=False)
     store.connect()
     return store
 

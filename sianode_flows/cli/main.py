@@ -17,6 +17,7 @@ from sianode_flows.cli.options import (
     EngineOption,
     FmaxOption,
     MinCapacityOption,
+    OptimizerOption,
     PotentialOption,
     SeedOption,
     StepsOption,
@@ -31,6 +32,7 @@ from sianode_flows.cli.output import (
     fits_table,
     job_progress,
     print_json,
+    relax_progress,
     screen_results,
     stderr_console,
     stdout_console,
@@ -85,6 +87,7 @@ def screen(
     ] = False,
     potential: PotentialOption = None,
     engine: EngineOption = None,
+    optimizer: OptimizerOption = None,
     cross_check: Annotated[
         bool,
         typer.Option(
@@ -117,7 +120,9 @@ def screen(
     location = store or settings.store
     records = builtin_records() if input is None else read_structure_file(input)
     n_configs = configs if configs is not None else settings.n_configs
-    relax_maker = default_relax_maker(potential, batched=is_batched(engine), steps=steps, fmax=fmax)
+    relax_maker = default_relax_maker(
+        potential, batched=is_batched(engine), steps=steps, fmax=fmax, optimizer=optimizer
+    )
     channel_maker = ChannelStabilityMaker(
         n_configs=n_configs,
         seed=seed if seed is not None else settings.seed,
@@ -159,7 +164,12 @@ def screen(
     try:
         # CHGNet prints a banner on standard output at every model load: drop it,
         # standard output is kept for results.
-        with progress, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        with (
+            progress,
+            relax_progress(progress),
+            open(os.devnull, "w") as sink,
+            contextlib.redirect_stdout(sink),
+        ):
             run_locally(flow, store=job_store, log=False, create_folders=True, root_dir=run_dir)
     finally:
         job_logger.removeHandler(handler)

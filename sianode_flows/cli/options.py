@@ -32,6 +32,14 @@ StepsOption = Annotated[int | None, typer.Option("--steps", help="Step cap of ea
 FmaxOption = Annotated[
     float | None, typer.Option("--fmax", help="Force criterion of the relaxation (eV/A).")
 ]
+OptimizerOption = Annotated[
+    Literal["fire", "lbfgs", "bfgs"] | None,
+    typer.Option(
+        "--optimizer",
+        help="Optimizer of the relaxations: ASE's FIRE (atomate2's), L-BFGS or BFGS "
+        "[default: SIANODE_RELAX_OPTIMIZER or fire].",
+    ),
+]
 PotentialOption = Annotated[
     Literal["chgnet", "sevennet"] | None,
     typer.Option(

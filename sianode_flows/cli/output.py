@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -18,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sianode_flows.progress import PROGRESS_LOGGER
 from sianode_flows.results import summary_row
 
 if TYPE_CHECKING:
@@ -77,6 +80,64 @@ def job_progress(total: int) -> tuple[Progress, JobProgress]:
     )
     task_id = progress.add_task("jobs", total=total)
     return progress, JobProgress(progress, task_id)
+
+
+class RelaxProgressBar(logging.Handler):
+    """Show each batched relaxation as a bar: structures done of all, and steps per second.
+
+    Fed by the records of :class:`sianode_flows.progress.ProgressLog`.
+    """
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(logging.DEBUG)
+        self.progress = progress
+        self.tasks: dict[tuple[str, float], Any] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Add a bar for a new relaxation, or move its bar."""
+        status = getattr(record, "relax_progress", None)
+        if status is None:
+            return
+        key = (status.label, status.started)
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(status.label, total=status.total)
+        self.progress.update(
+            self.tasks[key],
+            completed=status.done,
+            description=f"{status.label[:16]} {status.steps_per_second:5.1f} steps/s",
+        )
+
+
+@contextmanager
+def relax_progress(progress: Progress | None = None) -> Iterator[None]:
+    """Show batched relaxations as live bars on a terminal (in ``progress`` if given).
+
+    On a standard error that is no terminal (a file, a pipe) the relaxations'
+    own log lines, one every 30 s, say the same.
+    """
+    if not stderr_console.is_terminal:
+        yield
+        return
+    bars = progress or Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr_console,
+    )
+    handler = RelaxProgressBar(bars)
+    progress_logger = logging.getLogger(PROGRESS_LOGGER)
+    saved = progress_logger.level, progress_logger.propagate
+    progress_logger.setLevel(logging.DEBUG)
+    progress_logger.propagate = False
+    progress_logger.addHandler(handler)
+    try:
+        with nullcontext() if progress is not None else bars:
+            yield
+    finally:
+        progress_logger.removeHandler(handler)
+        progress_logger.setLevel(saved[0])
+        progress_logger.propagate = saved[1]
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -17,6 +17,7 @@ from sianode_flows.cli.options import (
     EngineOption,
     FmaxOption,
     MinCapacityOption,
+    OptimizerOption,
     PotentialOption,
     SeedOption,
     StepsOption,
@@ -77,6 +78,7 @@ def submit(
     fmax: FmaxOption = None,
     potential: PotentialOption = None,
     engine: EngineOption = None,
+    optimizer: OptimizerOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Add it even if the same submission is there.")
     ] = False,
@@ -114,7 +116,11 @@ def submit(
             n_configs=configs if configs is not None else settings.n_configs,
             seed=seed if seed is not None else settings.seed,
             relax_maker=default_relax_maker(
-                potential, batched=is_batched(engine), steps=steps, fmax=fmax
+                potential,
+                batched=is_batched(engine),
+                steps=steps,
+                fmax=fmax,
+                optimizer=optimizer,
             ),
             slope_threshold=threshold if threshold is not None else settings.slope_threshold,
         )

@@ -1,20 +1,23 @@
-"""Relax many structures at once: batched FIRE, structures leave when converged.
+"""Relax many structures at once: batched optimizers, structures leave when converged.
 
-torch-sim provides the pieces: the FIRE optimizer with the Frechet cell filter in
-ASE's flavour (``frechet_cell_fire(md_flavor="ase_fire")``, the algorithm of
-atomate2's force-field relax), the force criterion, and the in-flight batcher that
-swaps converged structures out and new ones in. Its runner ``torch_sim.optimize``
-is not used: it caps the steps of the whole run rather than of each structure,
-checks convergence only every few steps, and reports neither the steps taken nor
-whether a structure converged. The loop below checks every structure after every
-step, as ASE does, and records for each what atomate2's relax records.
+torch-sim provides the pieces: the optimizers (FIRE in ASE's flavour, the
+algorithm of atomate2's force-field relax; L-BFGS; BFGS) with the Frechet cell
+filter, and the in-flight batcher that swaps converged structures out and new ones
+in. :mod:`sianode_flows.forcefields.optimizers` adds what they still lack for
+ASE-exact steps.
 
-One correction to torch-sim 0.3.0's ASE flavour of FIRE: it lowers the mixing
-parameter alpha *before* mixing the velocities, where ASE mixes first and lowers
-alpha after. From the sixth uphill-free step on, the two then take slightly
-different steps (a relative 1e-6 at first), which in floppy, far-from-equilibrium
-cells grows into a different local minimum. :func:`ase_ordered_fire_step` restores
-ASE's order around torch-sim's step, so both paths take the same steps.
+torch-sim's runner ``torch_sim.optimize`` (0.6) is not used, for four reasons:
+it tests convergence only every ``steps_between_swaps`` steps and only after a
+first round of steps (a structure already converged at its input still takes
+steps; ASE tests before every step); its force test is not ASE's; it records
+neither each structure's energy at every step, nor its steps, nor whether it
+converged; and one structure that raises or turns non-finite stops the whole run.
+The loop below tests every structure before every step, as ASE does, records what
+atomate2's relax records, and lets a failing structure fail alone.
+
+A structure's relaxation does not depend on its batch: relaxed alone, in a batch
+from the start, or joining a running batch after others left, it takes the same
+steps (to the float round-off of the model's batched evaluation).
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from pymatgen.core import Structure
 from torch_sim.autobatching import InFlightAutoBatcher
 from torch_sim.io import state_to_structures, structures_to_state
 from torch_sim.models.interface import ModelInterface
-from torch_sim.optimizers import fire, frechet_cell_fire
 from torch_sim.state import SimState
+
+from sianode_flows.forcefields.optimizers import ase_converged, optimizer_functions
+from sianode_flows.progress import RelaxProgress
 
 logger = logging.getLogger(__name__)
 
@@ -107,18 +112,20 @@ def relax_structures(
     steps: int = 1000,
     relax_cell: bool = True,
     max_atoms: int | None = None,
+    optimizer: str = "fire",
     optimizer_kwargs: dict[str, Any] | None = None,
-    progress: Callable[[RelaxOutcome], None] | None = None,
+    progress: Callable[[RelaxProgress], None] | None = None,
+    label: str = "batched relax",
 ) -> list[RelaxOutcome]:
     """Relax structures together in batches with one model, each to its own end.
 
-    FIRE (ASE's flavour) with the Frechet cell filter, as atomate2's force-field
-    relax. After each step every structure is tested: it leaves the batch when its
-    largest atomic (and cell) force is below ``fmax`` (ASE's test, see
-    :func:`ase_converged`), when it has taken ``steps``
-    steps, or when its energy, forces or stress stop being finite; waiting
-    structures then join the batch. A structure whose graph cannot be made or whose
-    evaluation raises fails alone; the others go on.
+    FIRE (ASE's flavour) with the Frechet cell filter by default, as atomate2's
+    force-field relax. Before every step every structure is tested: it leaves the
+    batch when its largest atomic (and cell) force is below ``fmax`` (ASE's test,
+    :func:`~sianode_flows.forcefields.optimizers.ase_converged`), when it has
+    taken ``steps`` steps, or when its energy, forces or stress stop being finite;
+    waiting structures then join the batch. A structure whose graph cannot be made
+    or whose evaluation raises fails alone; the others go on.
 
     Parameters
     ----------
@@ -135,10 +142,14 @@ def relax_structures(
     max_atoms
         Atoms in one batch. On a GPU, ``None`` lets torch-sim measure what fits in
         memory; on a CPU it means :data:`CPU_MAX_ATOMS`.
+    optimizer
+        ``"fire"``, ``"lbfgs"`` or ``"bfgs"`` (torch-sim's batched optimizers).
     optimizer_kwargs
-        Extra arguments of torch-sim's FIRE (``dt_max``, ``max_step``...).
+        Extra arguments of torch-sim's optimizer (``dt_max``, ``max_step``...).
     progress
-        Called with each outcome as its structure leaves the batch.
+        Called after every step with where the relaxation stands.
+    label
+        Name of the relaxation in progress reports.
 
     Returns
     -------
@@ -148,14 +159,15 @@ def relax_structures(
     outcomes = [RelaxOutcome(index=i, initial_structure=s) for i, s in enumerate(structures)]
     if not outcomes:
         return []
-    kwargs = {"md_flavor": "ase_fire", **(optimizer_kwargs or {})}
-    optimizer = frechet_cell_fire if relax_cell else fire
-    init_fn, torch_sim_step = optimizer(model=model, **kwargs)
-    step_fn = torch_sim_step
-    if kwargs["md_flavor"] == "ase_fire":
-        step_fn = ase_ordered_fire_step(
-            torch_sim_step, n_min=kwargs.get("n_min", 5), f_alpha=kwargs.get("f_alpha", 0.99)
-        )
+    largest = max(len(s) for s in structures)
+    init_fn, step_fn = optimizer_functions(
+        optimizer,
+        model,
+        relax_cell=relax_cell,
+        optimizer_kwargs=optimizer_kwargs,
+        max_atoms=largest,
+    )
+    status = RelaxProgress(label=label, total=len(outcomes))
     started: dict[int, float] = {}
     # the batcher numbers the states it is given 0, 1, ...; a structure that fails
     # before joining gets no number, so map the batcher's numbers to the outcomes
@@ -163,8 +175,9 @@ def relax_structures(
 
     def finish(outcome: RelaxOutcome) -> None:
         outcome.elapsed = time.perf_counter() - started.get(outcome.index, time.perf_counter())
-        if progress is not None:
-            progress(outcome)
+        status.done += 1
+        status.converged += outcome.converged
+        status.failed += outcome.failed
 
     def initialized() -> Iterator[SimState]:
         """Yield each structure's optimizer state; a structure that fails is recorded."""
@@ -184,25 +197,17 @@ def relax_structures(
             joined.append(outcome)
             yield state
 
-    largest = max(len(structure) for structure in structures)
-    on_gpu = model.device.type == "cuda"
-    batcher = InFlightAutoBatcher(
-        model,
-        memory_scales_with="n_atoms" if max_atoms or not on_gpu else model.memory_scales_with,
-        max_memory_scaler=None
-        if on_gpu and not max_atoms
-        else max(max_atoms or CPU_MAX_ATOMS, largest),
-        return_indices=True,
-    )
+    batcher = _batcher(model, max_atoms, largest=largest)
     pending = initialized()
     first = next(pending, None)
     if first is None:
+        _report(progress, status, 0)
         return outcomes
     batcher.load_states(chain([first], pending))
-    state, _, indices = batcher.next_batch(None, None)
+    state, _ = batcher.next_batch(None, None)
     while state is not None:
         # every system of the batch has been evaluated at its current positions
-        batch = [joined[index] for index in indices]
+        batch = [joined[index] for index in batcher.current_idx]
         energies = state.energy.detach().cpu().tolist()
         for position, outcome in enumerate(batch):
             if len(outcome.energies) == outcome.n_steps:
@@ -216,8 +221,9 @@ def relax_structures(
                 outcome = batch[position]
                 _record(outcome, state, position, bool(converged[position]), bool(finite[position]))
                 finish(outcome)
-            # converged structures leave, waiting ones join (checked on the next pass)
-            state, _, indices = batcher.next_batch(state, done)
+            # converged structures leave, waiting ones join (tested on the next pass)
+            state, _ = batcher.next_batch(state, done)
+            _report(progress, status, 0 if state is None else state.n_systems)
             continue
         # the step changes the state in place before it evaluates the model: keep the
         # state before it, to go on from there without the structures that failed
@@ -226,7 +232,7 @@ def relax_structures(
             state = step_fn(state)
         except Exception as exc:
             state = before
-            failing = _failing_systems(state, model)
+            failing = _failing_systems(state, model, step_fn)
             if not failing:
                 raise
             for position in failing:
@@ -235,85 +241,33 @@ def relax_structures(
                 finish(outcome)
             mask = torch.zeros(state.n_systems, dtype=torch.bool, device=state.device)
             mask[failing] = True
-            state, _, indices = batcher.next_batch(state, mask)
+            state, _ = batcher.next_batch(state, mask)
             continue
         for outcome in batch:
             outcome.n_steps += 1
+        status.steps += len(batch)
+        _report(progress, status, state.n_systems)
     return outcomes
 
 
-def ase_ordered_fire_step(
-    step_fn: Callable[[SimState], SimState], n_min: int = 5, f_alpha: float = 0.99
-) -> Callable[[SimState], SimState]:
-    """Wrap torch-sim's ASE-flavour FIRE step so that alpha is lowered after mixing.
-
-    Where torch-sim is about to lower alpha (positive power, more than ``n_min``
-    positive steps), alpha is raised by ``1 / f_alpha`` before its step, so that the
-    velocities are mixed with the current alpha as in ASE, and lowered by
-    ``f_alpha`` after it, which leaves it where ASE leaves it.
-
-    Parameters
-    ----------
-    step_fn
-        torch-sim's ``frechet_cell_fire`` or ``fire`` update with ``md_flavor="ase_fire"``.
-    n_min, f_alpha
-        The FIRE parameters given to torch-sim (its defaults are ASE's).
-
-    Returns
-    -------
-    callable
-        The corrected step.
-    """
-
-    def step(state: SimState) -> SimState:
-        lowering = _lowers_alpha(state, n_min)
-        state.alpha[lowering] /= f_alpha
-        state = step_fn(state)
-        state.alpha[lowering] *= f_alpha
-        return state
-
-    return step
+def _batcher(model: ModelInterface, max_atoms: int | None, largest: int) -> InFlightAutoBatcher:
+    """Return the in-flight batcher: by atoms on a CPU or when given, else by memory probe."""
+    on_gpu = model.device.type == "cuda"
+    if on_gpu and not max_atoms:
+        return InFlightAutoBatcher(model, memory_scales_with=model.memory_scales_with)
+    return InFlightAutoBatcher(
+        model,
+        memory_scales_with="n_atoms",
+        max_memory_scaler=max(max_atoms or CPU_MAX_ATOMS, largest),
+    )
 
 
-def filtered_forces(state: SimState) -> torch.Tensor:
-    """Atomic forces as a Frechet cell filter exposes them: times the deformation gradient.
-
-    States without a cell (positions-only FIRE) give their forces unchanged.
-    """
-    if getattr(state, "cell_forces", None) is None:
-        return state.forces
-    deform_grad = state.deform_grad()
-    return torch.bmm(state.forces.unsqueeze(1), deform_grad[state.system_idx]).squeeze(1)
-
-
-def ase_converged(state: SimState, fmax: float) -> torch.Tensor:
-    """Per system: ASE's convergence test of a (Frechet) cell-filtered relaxation.
-
-    ASE tests the forces its filter exposes: the atomic forces times the
-    deformation gradient and the rows of the cell force, each row's norm below
-    ``fmax``. torch-sim's force test uses the untransformed atomic forces, which
-    near the criterion can stop a structure a few steps earlier or later.
-    """
-    forces = filtered_forces(state)
-    cell_forces = getattr(state, "cell_forces", None)
-    largest = torch.zeros(state.n_systems, dtype=forces.dtype, device=forces.device)
-    largest = largest.scatter_reduce(0, state.system_idx, forces.norm(dim=1), reduce="amax")
-    if cell_forces is not None:
-        largest = torch.maximum(largest, cell_forces.norm(dim=2).amax(dim=1))
-    return largest < fmax
-
-
-def _lowers_alpha(state: SimState, n_min: int) -> torch.Tensor:
-    """Per system: whether this FIRE step will lower alpha (torch-sim's test)."""
-    if state.velocities.isnan().any():  # first step: no mixing at all
-        return torch.zeros(state.n_systems, dtype=torch.bool, device=state.device)
-    forces = filtered_forces(state)
-    cell_forces = getattr(state, "cell_forces", None)
-    power = torch.zeros(state.n_systems, dtype=forces.dtype, device=forces.device)
-    power.index_add_(0, state.system_idx, (forces * state.velocities).sum(dim=1))
-    if cell_forces is not None:
-        power += (cell_forces * state.cell_velocities).sum(dim=(1, 2))
-    return (power > 0.0) & (state.n_pos > n_min)
+def _report(
+    progress: Callable[[RelaxProgress], None] | None, status: RelaxProgress, in_batch: int
+) -> None:
+    if progress is not None:
+        status.in_batch = in_batch
+        progress(status)
 
 
 def _record(
@@ -335,8 +289,15 @@ def _record(
     outcome.converged = converged
 
 
-def _failing_systems(state: SimState, model: ModelInterface) -> list[int]:
-    """Positions of the systems of a batch whose evaluation alone raises."""
+def _failing_systems(
+    state: SimState, model: ModelInterface, step_fn: Callable[[SimState], SimState]
+) -> list[int]:
+    """Positions of the systems of a batch whose evaluation, or else whose step, alone raises.
+
+    A step can move a structure to where the model cannot evaluate it (an atom
+    isolated from all others, say): if every system evaluates where it stands, each
+    takes the step alone, on a copy.
+    """
     failing = []
     for position in range(state.n_systems):
         try:
@@ -345,5 +306,12 @@ def _failing_systems(state: SimState, model: ModelInterface) -> list[int]:
             failing.append(position)
             continue
         if not bool(np.isfinite(output["energy"].detach().cpu().numpy()).all()):
+            failing.append(position)
+    if failing:
+        return failing
+    for position in range(state.n_systems):
+        try:
+            step_fn(state[position].clone())
+        except Exception:
             failing.append(position)
     return failing

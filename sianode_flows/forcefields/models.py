@@ -8,13 +8,17 @@ from torch_sim.state import SimState
 
 from sianode_flows.forcefields.chgnet import CHGNetModel
 
+SEVENNET_CHECKPOINT = "7net-0"
+"""SevenNet-0, shipped in the ``sevenn`` wheel (atomate2's default SevenNet model)."""
+
 
 class Float64States(ModelInterface):
     """Run a float32 model on float64 states: inputs cast down, outputs cast up.
 
-    torch-sim keeps its optimizer state in the model's dtype; SevenNet computes in
-    float32 only, and a long FIRE run in float32 accumulates round-off that an ASE
-    run (float64 positions) does not. This adapter keeps the optimizer in float64.
+    torch-sim keeps its optimizer state in the model's dtype; SevenNet's torch-sim
+    model (``sevenn.torchsim``) computes in float32 only, and a long FIRE run in
+    float32 accumulates round-off that an ASE run (float64 positions) does not. This
+    adapter keeps the optimizer in float64.
 
     Parameters
     ----------
@@ -53,7 +57,7 @@ def load_model(
     Parameters
     ----------
     potential
-        ``"chgnet"`` (CHGNet 0.3.0) or ``"sevennet"`` (SevenNet-0), case-insensitive;
+        ``"chgnet"`` (CHGNet 0.3.0 weights) or ``"sevennet"`` (SevenNet-0), case-insensitive;
         both load the weights shipped in their wheels, offline.
     device
         ``"cpu"`` or ``"cuda"``; CUDA when available by default.
@@ -76,7 +80,8 @@ def load_model(
     if name == "chgnet":
         return CHGNetModel(device=device, compute_stress=compute_stress)
     if name == "sevennet":
-        from sianode_flows.forcefields.sevennet import SevenNetModel
+        # sevenn's own torch-sim model (sevenn.torchsim), SevenNet-0 from the wheel
+        from sevenn.torchsim import SevenNetModel
 
-        return Float64States(SevenNetModel(device=device))
+        return Float64States(SevenNetModel(SEVENNET_CHECKPOINT, device=torch.device(device)))
     raise ValueError(f"no batched model for potential {potential!r}; use chgnet or sevennet")

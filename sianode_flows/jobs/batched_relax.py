@@ -20,7 +20,8 @@ from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from sianode_flows.forcefields import RelaxOutcome, load_model, relax_structures
-from sianode_flows.jobs.relax import force_field_name
+from sianode_flows.jobs.relax import OPTIMIZER_NAMES, force_field_name
+from sianode_flows.progress import ProgressLog
 from sianode_flows.schemas import FailureDocument
 from sianode_flows.settings import get_settings
 
@@ -77,7 +78,11 @@ def task_document(
         result,
         maker.steps,
         relax_kwargs={"fmax": maker.fmax},
-        optimizer_kwargs={"optimizer": "FIRE", "engine": "torch-sim", **maker.optimizer_kwargs},
+        optimizer_kwargs={
+            "optimizer": OPTIMIZER_NAMES[maker.optimizer.lower()],
+            "engine": "torch-sim",
+            **maker.optimizer_kwargs,
+        },
         relax_cell=maker.relax_cell,
         ionic_step_data=("energy",),
         task_label=label,
@@ -104,6 +109,13 @@ class BatchedRelaxMaker(Maker):
     :func:`sianode_flows.forcefields.relax_structures`. Swappable with the
     per-structure maker wherever a relax maker is asked for.
 
+    atomate2's own batched maker (``atomate2.torchsim.TorchSimOptimizeMaker``) is
+    not used under it: it loads only the models of its ``TorchSimModelType`` (no
+    CHGNet), writes one document for all structures rather than one per structure,
+    runs ``torch_sim.optimize`` (convergence tested every few steps on the raw
+    forces, no steps or convergence per structure), and one failing structure fails
+    the whole job.
+
     Parameters
     ----------
     name
@@ -120,8 +132,17 @@ class BatchedRelaxMaker(Maker):
         Atoms in one batch; ``None``: torch-sim's memory probe on a GPU, 1024 on a CPU.
     device
         ``"cpu"``, ``"cuda"``; CUDA when available by default.
+    optimizer
+        ``"fire"`` (ASE's FIRE, atomate2's default), ``"lbfgs"`` or ``"bfgs"``:
+        torch-sim's batched optimizers; the settings' ``relax_optimizer``.
     optimizer_kwargs
-        Extra arguments of torch-sim's FIRE.
+        Extra arguments of torch-sim's optimizer.
+
+    Notes
+    -----
+    While it runs, the job logs its progress (structures done of all, steps per
+    second) every ``progress_interval`` seconds of the settings (30 by default),
+    and after every step at debug level.
     """
 
     name: str = "batched relax"
@@ -131,6 +152,7 @@ class BatchedRelaxMaker(Maker):
     relax_cell: bool = True
     max_atoms: int | None = None
     device: str | None = None
+    optimizer: str = field(default_factory=lambda: get_settings().relax_optimizer)
     optimizer_kwargs: dict[str, Any] = field(default_factory=dict)
 
     batched: ClassVar[bool] = True
@@ -168,7 +190,10 @@ class BatchedRelaxMaker(Maker):
             steps=self.steps,
             relax_cell=self.relax_cell,
             max_atoms=self.max_atoms,
+            optimizer=self.optimizer,
             optimizer_kwargs=self.optimizer_kwargs,
+            progress=ProgressLog(get_settings().progress_interval),
+            label=self.name,
         )
         docs = [task_document(o, self, f"{self.name} {o.index}") for o in outcomes]
         n_failed = sum(isinstance(doc, FailureDocument) for doc in docs)

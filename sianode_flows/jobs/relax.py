@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 POTENTIALS = {"chgnet": "CHGNet", "sevennet": "SevenNet"}
 """Potentials that run offline here (weights in their wheels), by short name."""
 
+OPTIMIZER_NAMES = {"fire": "FIRE", "lbfgs": "LBFGS", "bfgs": "BFGS"}
+"""ASE's names of the optimizers, as atomate2's makers and documents spell them."""
+
 
 def force_field_name(potential: str) -> str:
     """Return atomate2's force-field name of a potential: ``sevennet`` -> ``SevenNet``.
@@ -38,6 +41,7 @@ def default_relax_maker(
     batched: bool | None = None,
     steps: int | None = None,
     fmax: float | None = None,
+    optimizer: str | None = None,
     **overrides: Any,
 ) -> Maker:
     """Return the default relax maker: batched (torch-sim) or atomate2's per structure.
@@ -61,6 +65,9 @@ def default_relax_maker(
         Step cap per structure (settings: ``relax_steps``).
     fmax
         Force criterion in eV/A (settings: ``relax_fmax``).
+    optimizer
+        ``"fire"``, ``"lbfgs"`` or ``"bfgs"`` (settings: ``relax_optimizer``):
+        torch-sim's batched optimizer, or ASE's of the same name per structure.
     **overrides
         Other fields of the maker (``name``, ``max_atoms``, ``relax_kwargs``...).
 
@@ -73,18 +80,26 @@ def default_relax_maker(
     potential = potential or settings.force_field
     steps = steps if steps is not None else settings.relax_steps
     fmax = fmax if fmax is not None else settings.relax_fmax
+    optimizer = (optimizer or settings.relax_optimizer).lower()
+    if optimizer not in OPTIMIZER_NAMES:
+        raise ValueError(
+            f"unknown optimizer {optimizer!r}; use one of {', '.join(OPTIMIZER_NAMES)}"
+        )
     if batched is None:
         batched = settings.relax_engine == "batched"
     if batched:
         from sianode_flows.jobs.batched_relax import BatchedRelaxMaker
 
-        return BatchedRelaxMaker(potential=potential, steps=steps, fmax=fmax, **overrides)
+        return BatchedRelaxMaker(
+            potential=potential, steps=steps, fmax=fmax, optimizer=optimizer, **overrides
+        )
     fields: dict[str, Any] = {
         "name": "relax",
         "force_field_name": force_field_name(potential),
         "relax_cell": True,
         "steps": steps,
         "relax_kwargs": {"fmax": fmax},
+        "optimizer_kwargs": {"optimizer": OPTIMIZER_NAMES[optimizer]},
         "ionic_step_data": ("energy",),
     }
     fields.update(overrides)

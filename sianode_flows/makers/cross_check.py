@@ -101,6 +101,7 @@ class CrossCheckMaker(Maker):
             "fmax",
             "relax_cell",
             "relax_kwargs",
+            "optimizer",
             "optimizer_kwargs",
             "max_atoms",
             "device",

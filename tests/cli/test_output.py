@@ -18,6 +18,7 @@ from sianode_flows.schemas import (
     DelithiationProtocol,
     Provenance,
 )
+from sianode_flows.stores import build_job_store
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +105,22 @@ def test_screen_cross_check_json(tmp_path):
     dumpfn([li15si4()], tmp_path / "inputs.json")
     args = ["screen", "--input", str(tmp_path / "inputs.json"), "--configs", "3"]
     args += ["--steps", "5", "--store", str(tmp_path / "store"), "--cross-check", "--json"]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, [*args, "--optimizer", "lbfgs"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
+    # both potentials relaxed with the optimizer asked for
+    store = build_job_store(str(tmp_path / "store"))
+    store.connect()
+    relaxations = [
+        doc["output"][0]
+        for doc in store.query({"name": {"$regex": "relax"}}, properties=["output"], load=True)
+    ]
+    assert {
+        (r["forcefield_name"], r["input"]["optimizer_kwargs"]["optimizer"]) for r in relaxations
+    } == {
+        ("MLFF.CHGNet", "LBFGS"),
+        ("MLFF.SevenNet", "LBFGS"),
+    }
     assert row["second_potential"] == "BatchedRelaxMaker(SevenNet)"
     assert row["slope_difference"] == pytest.approx(row["slope"] - row["second_slope"])
     assert row["slope_ci_low"] <= row["slope"] <= row["slope_ci_high"]

@@ -17,9 +17,14 @@ def test_default_is_batched_and_reads_settings(monkeypatch):
     maker = default_relax_maker()
     assert isinstance(maker, BatchedRelaxMaker) and maker.batched
     assert (maker.steps, maker.fmax, maker.relax_cell) == (77, 0.05, True)
-    assert maker.force_field_name == "CHGNet"
+    assert maker.force_field_name == "CHGNet" and maker.optimizer == "fire"
+    monkeypatch.setenv("SIANODE_RELAX_OPTIMIZER", "lbfgs")
+    assert default_relax_maker().optimizer == "lbfgs"
     monkeypatch.setenv("SIANODE_RELAX_ENGINE", "ase")
     assert not getattr(default_relax_maker(), "batched", False)
+    assert default_relax_maker().optimizer_kwargs == {"optimizer": "LBFGS"}
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        default_relax_maker(optimizer="sgd")
     assert default_relax_maker("sevennet", batched=True).force_field_name == "SevenNet"
 
 
