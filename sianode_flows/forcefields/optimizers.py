@@ -43,17 +43,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch_sim.optimizers import OPTIM_REGISTRY, Optimizer
 from torch_sim.optimizers.cell_filters import CellFilter
 from torch_sim.state import SimState, concatenate_states
 
-OptimizerName = Literal["fire", "lbfgs", "bfgs"]
-"""Optimizers a batched relaxation can use."""
-
 OPTIMIZERS: tuple[str, ...] = ("fire", "lbfgs", "bfgs")
+"""Optimizers a batched relaxation can use (torch-sim's names)."""
 
 StepFunction = Callable[[SimState], SimState]
 
