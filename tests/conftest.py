@@ -34,6 +34,21 @@ def clean_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def one_thread():
+    """Run torch on one thread, so that numbers compare bit for bit across runs.
+
+    Multithreaded CPU reductions add a round-off of their own that depends on the
+    sizes involved (a batch's, say); the workers of the launcher tests run on one.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def memory_store() -> JobStore:
     """An in-memory job store with a data store, as atomate2's tests use."""
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})

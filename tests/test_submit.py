@@ -118,17 +118,6 @@ def backend(request, tmp_path, monkeypatch):
         client.drop_database(f"{name}_fw")
 
 
-@pytest.fixture
-def one_thread():
-    """Run torch on one thread, as the workers do, so that the numbers compare."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_submitted_screening_runs_with_rlaunch_like_run_locally(
     backend, tmp_path, memory_store, one_thread
 ):

@@ -83,15 +83,6 @@ def test_a_bad_structure_fails_alone(chgnet_model, small_configurations):
     assert outcomes[0].n_steps == 5 and outcomes[2].n_steps == 5
 
 
-@pytest.fixture
-def one_thread():
-    """torch on one thread: multithreaded CPU reductions add a round-off of their own."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def joining_configurations(li15si4_primitive):
     """Six delithiated Li15Si4 configurations of 8-13 atoms that converge at 43-75 steps."""
