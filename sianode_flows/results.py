@@ -10,6 +10,7 @@ collection :mod:`sianode_flows.builders` builds beside it.
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from monty.json import MontyDecoder
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-VERDICT_ORDER = {"stable": 0, "unstable": 1, "insufficient-data": 2}
+VERDICT_ORDER = {"stable": 0, "unstable": 1, "undecided": 2, "insufficient-data": 3}
+"""Ranking of the verdicts: decided ones first, then those the data cannot tell."""
 
 SUMMARY_FIELDS = (
     "formula",
@@ -52,7 +54,10 @@ SUMMARY_FIELDS = (
     "spearman_p",
     "n_configs",
     "n_failed",
+    "n_excluded",
     "verdict",
+    "potential",
+    "stop_reason",
 )
 
 
@@ -142,6 +147,7 @@ def summary_criteria(
     elements: Sequence[str] | None = None,
     source: str | None = None,
     verdict: str | None = None,
+    potential: str | None = None,
 ) -> dict[str, Any]:
     """Return the database query of the candidate summaries that pass some filters.
 
@@ -156,7 +162,11 @@ def summary_criteria(
     source
         Source database of one of its provenance entries (e.g. ``"mp"``).
     verdict
-        Verdict kept: ``"stable"``, ``"unstable"`` or ``"insufficient-data"``.
+        Verdict kept: ``"stable"``, ``"unstable"``, ``"undecided"`` or
+        ``"insufficient-data"``.
+    potential
+        Potential of the fits kept, e.g. ``"CHGNet"`` (case-insensitive); every one
+        when ``None``.
 
     Returns
     -------
@@ -174,6 +184,8 @@ def summary_criteria(
         criteria["provenance.source"] = source
     if verdict is not None:
         criteria["verdict"] = verdict
+    if potential is not None:
+        criteria["potential"] = {"$regex": f"^{re.escape(potential)}$", "$options": "i"}
     return criteria
 
 
@@ -242,7 +254,7 @@ def query_candidates(
         MongoDB database, for a URI.
     **filters
         Keywords of :func:`summary_criteria`: ``min_capacity``, ``max_slope``,
-        ``elements``, ``source``, ``verdict``.
+        ``elements``, ``source``, ``verdict``, ``potential``.
 
     Returns
     -------

@@ -53,7 +53,17 @@ class SianodeSettings(BaseSettings):
     mongo_database: str = Field("sianode", description="MongoDB database name.")
     min_capacity: float = Field(1500.0, description="Capacity threshold (mAh/g).")
     max_sites: int = Field(400, description="Largest cell accepted (sites).")
-    n_configs: int = Field(30, description="Delithiated configurations per candidate.")
+    n_configs: int = Field(
+        30, description="Delithiated configurations per candidate (fixed sampling)."
+    )
+    sampling: Literal["sequential", "fixed"] = Field(
+        "sequential",
+        description="sequential: rounds of configurations while the verdict is undecided "
+        "(first_round, round_size, max_configs); fixed: n_configs once. For the CLI.",
+    )
+    first_round: int = Field(10, description="Configurations of the first round, ends included.")
+    round_size: int = Field(10, description="Configurations added per further round.")
+    max_configs: int = Field(60, description="Cap of sequential sampling (configurations).")
     seed: int = Field(0, description="Seed of the random delithiation.")
     slope_threshold: float = Field(
         0.5, description="Largest |dR_t/dSOC| judged stable (A per 100 % SOC)."

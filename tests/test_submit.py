@@ -122,6 +122,7 @@ def test_submitted_screening_runs_with_rlaunch_like_run_locally(
     backend, tmp_path, memory_store, one_thread
 ):
     args = ["--store", backend.location, "--configs", "3", "--steps", str(RELAX_STEPS)]
+    args += ["--keep-unconverged"]
     args += ["--min-capacity", "3500"]  # the built-in Li15Si4 only
     submission = backend.submit(*args)
     assert submission["added"] and len(submission["fw_ids"]) == 2
@@ -137,7 +138,9 @@ def test_submitted_screening_runs_with_rlaunch_like_run_locally(
     maker = ScreeningMaker(
         min_capacity=3500,
         channel_maker=ChannelStabilityMaker(
-            n_configs=3, relax_maker=default_relax_maker(steps=RELAX_STEPS)
+            n_configs=3,
+            relax_maker=default_relax_maker(steps=RELAX_STEPS),
+            fit_unconverged=True,
         ),
     )
     flow = maker.make(builtin_records())
@@ -195,7 +198,7 @@ def test_killed_worker_loses_no_finished_fit_and_a_rerun_completes(backend, tmp_
     host = li15si4()
     dumpfn([host, substituted(host, "Ge")], tmp_path / "inputs.json")
     args = ["--input", str(tmp_path / "inputs.json"), "--store", backend.location]
-    backend.submit(*args, "--configs", "3", "--steps", str(RELAX_STEPS))
+    backend.submit(*args, "--configs", "3", "--steps", str(RELAX_STEPS), "--keep-unconverged")
     submitted = backend.launchpad_file.read_bytes() if backend.launchpad_file else None
 
     store = build_job_store(backend.location)

@@ -86,6 +86,7 @@ def delithiate(
     include_charged: bool = True,
     include_delithiated: bool = True,
     migrant: str = MIGRANT,
+    round_number: int = 1,
 ) -> list[DelithiatedStructure]:
     """Remove migrant atoms at random to make partially charged configurations.
 
@@ -93,6 +94,12 @@ def delithiate(
     (at least one and at most ``n_Li - 1`` for interior targets, so that only the
     requested ends are fully charged or empty) and the removed sites are drawn
     uniformly without replacement. The same seed gives the same configurations.
+
+    Sequential sampling draws in rounds: round 1 (the default) is drawn from the
+    generator seeded with ``seed`` and holds the requested ends; round k > 1 holds
+    ``n_configs`` interior configurations, stratified over ``soc_range`` on their
+    own, drawn from a generator seeded with ``(seed, k)``. A round is therefore the
+    same whatever the rounds drawn before or after it.
 
     Parameters
     ----------
@@ -110,6 +117,8 @@ def delithiate(
         Include the fully delithiated framework (SOC 0).
     migrant
         Element symbol of the mobile ion.
+    round_number
+        Sampling round (1-based); rounds after the first hold no ends.
 
     Returns
     -------
@@ -120,7 +129,11 @@ def delithiate(
     n_total = len(migrant_sites)
     if n_total == 0:
         raise ValueError(f"{structure.composition.reduced_formula} contains no {migrant}")
-    rng = np.random.default_rng(seed)
+    if round_number < 1:
+        raise ValueError(f"round_number must be 1 or more, got {round_number}")
+    if round_number > 1:
+        include_charged = include_delithiated = False
+    rng = np.random.default_rng(seed if round_number == 1 else [seed, round_number])
     targets = soc_targets(n_configs, soc_range, include_charged, include_delithiated, rng)
     n_ends = int(include_charged) + int(include_delithiated)
     configs = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -104,6 +105,10 @@ DEFAULT_LEVEL = 0.95
 class SlopeInterval:
     """Percentile bootstrap interval of a slope (or of a difference of slopes).
 
+    The resamples are drawn by ``scipy.stats.bootstrap`` (paired, percentile);
+    resamples in which x did not vary have no slope and are left out of the
+    quantiles (scipy alone would return NaN bounds for them).
+
     Attributes
     ----------
     low, high
@@ -142,6 +147,18 @@ def _checked_xy(x: ArrayLike, *ys: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return x_arr, y_arr
 
 
+def _slopes(x: np.ndarray, *ys: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Least-squares slopes of each y against x along an axis; NaN where x is constant."""
+    dx = x - x.mean(axis=axis, keepdims=True)
+    sxx = np.sum(dx * dx, axis=axis)
+    varied = np.ptp(x, axis=axis) > 0
+    slopes = []
+    for y in ys:
+        sxy = np.sum(dx * (y - y.mean(axis=axis, keepdims=True)), axis=axis)
+        slopes.append(np.where(varied, sxy / np.where(varied, sxx, 1.0), np.nan))
+    return np.stack(slopes)
+
+
 def bootstrap_slopes(
     x: ArrayLike,
     *ys: ArrayLike,
@@ -151,9 +168,10 @@ def bootstrap_slopes(
     """Least-squares slopes of y against x over bootstrap resamples of the points.
 
     Each resample draws ``len(x)`` points with replacement (a case, or pairs,
-    bootstrap: a point is one configuration with its x and every y). Several y
-    series share the same draws, so their slopes stay paired. Resamples in which
-    x does not vary have no slope and are dropped.
+    bootstrap: a point is one configuration with its x and every y), drawn by
+    ``scipy.stats.bootstrap`` with ``paired=True``. Several y series share the same
+    draws, so their slopes stay paired. Resamples in which x does not vary have no
+    slope and are dropped.
 
     Parameters
     ----------
@@ -179,16 +197,20 @@ def bootstrap_slopes(
     x_arr, y_arr = _checked_xy(x, *ys)
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be positive, got {n_resamples}")
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, x_arr.size, size=(n_resamples, x_arr.size))
-    xb = x_arr[index]
-    dx = xb - xb.mean(axis=1, keepdims=True)
-    sxx = np.einsum("ij,ij->i", dx, dx)
-    used = sxx > 1e-12 * float(np.ptp(x_arr)) ** 2  # x varied within the resample
-    yb = y_arr[:, index]  # (series, resample, point)
-    dy = yb - yb.mean(axis=2, keepdims=True)
-    sxy = np.einsum("ij,kij->ki", dx, dy)
-    return sxy[:, used] / sxx[used]
+    with warnings.catch_warnings():  # NaN bounds from constant-x resamples: handled below
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap(
+            (x_arr, *y_arr),
+            _slopes,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+    slopes = np.asarray(result.bootstrap_distribution).reshape(len(y_arr), n_resamples)
+    used = np.all(np.isfinite(slopes), axis=0)  # x varied within the resample
+    return slopes[:, used]
 
 
 def _interval(values: np.ndarray, level: float, n_resamples: int, seed: int) -> SlopeInterval:

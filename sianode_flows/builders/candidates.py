@@ -21,6 +21,7 @@ from sianode_flows.builders._base import (
     source_key,
 )
 from sianode_flows.schemas import CandidateSummaryDocument, Provenance, SlopeFitDocument
+from sianode_flows.schemas.summary import fit_potential
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,12 +32,15 @@ CANDIDATE_FIELDS = ("candidate_id", "provenance", "host_formula", "nsites")
 
 
 class CandidateSummaryBuilder(JobOutputBuilder):
-    """Build one summary per candidate from the raw job outputs of a jobflow store.
+    """Build one summary per candidate and relax maker from the raw job outputs of a store.
 
     The source is the documents store of a jobflow ``JobStore`` (``outputs``). For
-    every candidate with a stored slope fit, the summary takes the newest fit (slope
-    +- error, statistics, verdict, protocol, relax maker) and the candidate's
-    provenance from the selection (or candidate) job that described it.
+    every candidate with a stored slope fit, and every potential and engine that
+    fitted it, the summary takes the newest fit (slope +- error, statistics,
+    verdict, protocol, relax maker) and the candidate's provenance from the
+    selection (or candidate) job that described it. Summaries are keyed by
+    ``summary_id`` (``candidate_id|potential|engine``): a cross-check's second
+    potential never replaces the first one's slope.
 
     Incremental, with maggma ``GroupBuilder`` semantics: the source outputs are
     grouped by candidate; a summary is rebuilt only when its group changed (a new
@@ -63,8 +67,9 @@ class CandidateSummaryBuilder(JobOutputBuilder):
         """Index the fields the builder and the queries use, where the store can."""
         ensure_index(self.source, "output.@class")
         ensure_index(self.source, "output.candidate_id")
-        for key in ("candidate_id", "capacity_mAh_g", "slope", "elements", "verdict"):
-            ensure_index(self.target, key, unique=key == "candidate_id")
+        ensure_index(self.target, "summary_id", unique=True)
+        for key in ("candidate_id", "capacity_mAh_g", "slope", "elements", "verdict", "potential"):
+            ensure_index(self.target, key)
 
     def _fit_sources(self) -> dict[str, dict[str, datetime]]:
         """Return, per candidate, the key and completion time of each stored fit."""
@@ -108,8 +113,11 @@ class CandidateSummaryBuilder(JobOutputBuilder):
         built = {
             doc["candidate_id"]: (set(doc.get("source_keys") or []), doc.get("last_updated"))
             for doc in self.target.query(
-                {}, properties=["candidate_id", "source_keys", "last_updated"]
+                {}, properties=["candidate_id", "source_keys", "last_updated", "summary_id"]
             )
+            # every summary of a candidate records the same sources; one of the former
+            # layout (one per candidate, no summary_id) is rebuilt
+            if doc.get("summary_id")
         }
         todo = []
         for candidate_id, fit_stamps in fits.items():
@@ -142,8 +150,8 @@ class CandidateSummaryBuilder(JobOutputBuilder):
                 "last_updated": max(stamps.values()),
             }
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        """Build the summary document of one candidate (computation only).
+    def process_item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """Build the summaries of one candidate, one per relax maker (computation only).
 
         Parameters
         ----------
@@ -152,32 +160,69 @@ class CandidateSummaryBuilder(JobOutputBuilder):
 
         Returns
         -------
-        dict
-            The summary as a database document, with ``state`` ``"successful"``, or a
-            ``"failed"`` document with the error.
+        list of dict
+            The summaries as database documents, with ``state`` ``"successful"``, or
+            one ``"failed"`` document with the error.
         """
         try:
-            summary = summarize(
+            summaries = summarize_all(
                 item["fits"], item["candidates"], item["source_keys"], item["last_updated"]
             )
         except Exception:
             self.logger.exception("summary of %s failed", item["candidate_id"])
-            return {
-                "candidate_id": item["candidate_id"],
-                "source_keys": item["source_keys"],
-                "last_updated": item["last_updated"],
-                "state": "failed",
-                "error": traceback.format_exc(limit=3),
-            }
-        doc = jsanitize(summary.model_dump(), strict=False, allow_bson=True)
-        return {**doc, "state": "successful"}
+            return [
+                {
+                    "summary_id": f"{item['candidate_id']}|failed",
+                    "candidate_id": item["candidate_id"],
+                    "source_keys": item["source_keys"],
+                    "last_updated": item["last_updated"],
+                    "state": "failed",
+                    "error": traceback.format_exc(limit=3),
+                }
+            ]
+        return [
+            {**jsanitize(s.model_dump(), strict=False, allow_bson=True), "state": "successful"}
+            for s in summaries
+        ]
 
-    def update_targets(self, items: list[dict[str, Any]]) -> None:
-        """Write the summaries, replacing those of the same candidates."""
-        docs = [{k: v for k, v in item.items() if k != "_id"} for item in items]
+    def update_targets(self, items: list[list[dict[str, Any]]]) -> None:
+        """Write the summaries, replacing those with the same key."""
+        docs = [
+            {k: v for k, v in doc.items() if k != "_id"}
+            for item in items
+            for doc in (item if isinstance(item, list) else [item])
+        ]
         if docs:
-            self.target.update(docs, key="candidate_id")
+            # summaries of the former layout (no summary_id) give way to the new ones
+            candidates = sorted({doc["candidate_id"] for doc in docs})
+            former = {"candidate_id": {"$in": candidates}, "summary_id": {"$exists": False}}
+            if self.target.count(former):
+                self.target.remove_docs(former)
+            self.target.update(docs, key="summary_id")
             self.logger.info("wrote %d summaries", len(docs))
+
+
+def summarize_all(
+    fit_docs: list[dict[str, Any]],
+    candidates: list[dict[str, Any]],
+    source_keys: list[str] | None = None,
+    last_updated: datetime | None = None,
+) -> list[CandidateSummaryDocument]:
+    """Summarize a candidate once per potential and engine that fitted it.
+
+    Parameters are those of :func:`summarize`; the fits are grouped by
+    :func:`~sianode_flows.schemas.summary.fit_potential` first.
+    """
+    decoder = MontyDecoder()
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for doc in fit_docs:
+        fit = decoder.process_decoded(doc["output"])
+        if not isinstance(fit, SlopeFitDocument):
+            raise TypeError(f"job {doc.get('uuid')} holds no SlopeFitDocument")
+        groups[fit_potential(fit)].append(doc)
+    return [
+        summarize(docs, candidates, source_keys, last_updated) for _, docs in sorted(groups.items())
+    ]
 
 
 def summarize(
@@ -186,7 +231,7 @@ def summarize(
     source_keys: list[str] | None = None,
     last_updated: datetime | None = None,
 ) -> CandidateSummaryDocument:
-    """Summarize a candidate from its fit outputs and candidate entries.
+    """Summarize a candidate under one potential from its fit outputs and candidate entries.
 
     Parameters
     ----------

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from sianode_flows.cli.options import ConfigsOption, MaxConfigsOption, sampling_fields
 from sianode_flows.cli.output import (
     configure_logging,
     relax_progress,
@@ -102,9 +103,8 @@ def harvest(
     screen: Annotated[
         bool, typer.Option("--screen", help="Screen the harvested candidates afterwards.")
     ] = False,
-    configs: Annotated[
-        int | None, typer.Option("--configs", "-n", help="Configurations per candidate.")
-    ] = None,
+    configs: ConfigsOption = None,
+    max_configs: MaxConfigsOption = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -124,9 +124,7 @@ def harvest(
     harvest_flow = maker.make(_sources(source or []))
     jobs = [harvest_flow]
     if screen:
-        channel_maker = ChannelStabilityMaker(
-            n_configs=configs if configs is not None else settings.n_configs
-        )
+        channel_maker = ChannelStabilityMaker(**sampling_fields(configs, max_configs, settings))
         jobs.append(
             ScreeningMaker(channel_maker=channel_maker, min_capacity=maker.min_capacity).make(
                 harvest_flow.output.candidates

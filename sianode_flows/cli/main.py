@@ -16,12 +16,17 @@ from sianode_flows.cli.options import (
     ConfigsOption,
     EngineOption,
     FmaxOption,
+    KeepUnconvergedOption,
+    MaxConfigsOption,
     MinCapacityOption,
     OptimizerOption,
     PotentialOption,
+    RetryFailedOption,
     SeedOption,
     StepsOption,
     ThresholdOption,
+    VerdictRuleOption,
+    channel_maker_from_options,
     is_batched,
     jobs_per_candidate,
 )
@@ -68,6 +73,7 @@ def screen(
         ),
     ] = None,
     configs: ConfigsOption = None,
+    max_configs: MaxConfigsOption = None,
     seed: SeedOption = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
@@ -96,13 +102,9 @@ def screen(
             "stable only when both are stable and their slopes agree.",
         ),
     ] = False,
-    verdict_rule: Annotated[
-        Literal["slope", "upper-bound"],
-        typer.Option(
-            "--verdict-rule",
-            help="slope: |slope| <= threshold; upper-bound: the 95% interval within it.",
-        ),
-    ] = "slope",
+    verdict_rule: VerdictRuleOption = "interval",
+    retry_failed: RetryFailedOption = False,
+    keep_unconverged: KeepUnconvergedOption = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Screen candidates: capacity filter, delithiate, relax, channel radius, slope fit."""
@@ -113,24 +115,28 @@ def screen(
     from sianode_flows.builtin import builtin_records
     from sianode_flows.io import read_structure_file
     from sianode_flows.jobs.relax import default_relax_maker
-    from sianode_flows.makers import ChannelStabilityMaker, ScreeningMaker
+    from sianode_flows.makers import ScreeningMaker
     from sianode_flows.stores import build_job_store, is_mongo_uri
 
     settings = get_settings()
     location = store or settings.store
     records = builtin_records() if input is None else read_structure_file(input)
-    n_configs = configs if configs is not None else settings.n_configs
     relax_maker = default_relax_maker(
         potential, batched=is_batched(engine), steps=steps, fmax=fmax, optimizer=optimizer
     )
-    channel_maker = ChannelStabilityMaker(
-        n_configs=n_configs,
-        seed=seed if seed is not None else settings.seed,
-        relax_maker=relax_maker,
-        slope_threshold=threshold if threshold is not None else settings.slope_threshold,
-        zeopp_check=zeopp_check,
+    channel_maker = channel_maker_from_options(
+        settings,
+        configs=configs,
+        max_configs=max_configs,
+        seed=seed,
+        threshold=threshold,
         verdict_rule=verdict_rule,
+        relax_maker=relax_maker,
+        zeopp_check=zeopp_check,
+        retry_failed=retry_failed,
+        fit_unconverged=keep_unconverged,
     )
+    n_configs = channel_maker.n_configs
     if cross_check:
         from sianode_flows.makers.cross_check import CrossCheckMaker, other_potential
 
@@ -146,9 +152,12 @@ def screen(
         run_dir = Path("sianode_runs") if is_mongo_uri(location) else Path(location) / "runs"
     run_dir.mkdir(parents=True, exist_ok=True)
     logger.info(
-        "screening %d inputs, %d configurations each, into %s",
+        "screening %d inputs, %s configurations each, into %s",
         len(records),
-        n_configs,
+        n_configs
+        if channel_maker.max_configs is None
+        else f"{n_configs} + {channel_maker.round_size} per round while undecided, up to "
+        f"{channel_maker.max_configs}",
         location,
     )
     progress, handler = job_progress(
@@ -222,8 +231,17 @@ def results(
         str | None, typer.Option("--source", help="Source database, e.g. mp, gnome, file.")
     ] = None,
     verdict: Annotated[
-        str | None, typer.Option("--verdict", help="stable, unstable or insufficient-data.")
+        str | None,
+        typer.Option("--verdict", help="stable, unstable, undecided or insufficient-data."),
     ] = None,
+    potential: Annotated[
+        str,
+        typer.Option(
+            "--potential",
+            help="Potential whose fits are shown, e.g. chgnet or sevennet; 'all' for every "
+            "one [default: SIANODE_FORCE_FIELD or chgnet].",
+        ),
+    ] = "",
     output_format: Annotated[
         Literal["table", "json", "csv"],
         typer.Option("--format", help="table, json (as --json) or csv, on standard output."),
@@ -265,7 +283,10 @@ def results(
         "source": source,
         "verdict": verdict,
     }
-    found = query_candidates(store or get_settings().store, build=build, **filters)
+    potential_filter = potential_criterion(potential or get_settings().force_field)
+    found = query_candidates(
+        store or get_settings().store, build=build, potential=potential_filter, **filters
+    )
     output_format = "json" if as_json else output_format
     if output_format == "json":
         print_json(found)
@@ -275,10 +296,27 @@ def results(
         writer.writerows(summary_row(s) for s in found)
     elif not found and any(v is not None for v in filters.values()):
         console.print("no candidate matches the filters")
+    elif (
+        not found
+        and potential_filter
+        and (others := query_candidates(store or get_settings().store, build=False))
+    ):
+        console.print(
+            f"no fit with potential {potential_filter}; {len(others)} with others: "
+            "--potential all shows them"
+        )
     elif not found:
         console.print("the store holds no slope fit yet: run `sianode screen` first")
     else:
-        console.print(fits_table(found, title=f"{len(found)} candidates in the store"))
+        shown = f" ({potential_filter})" if potential_filter else ""
+        console.print(fits_table(found, title=f"{len(found)} candidates in the store{shown}"))
+
+
+def potential_criterion(potential: str) -> str | None:
+    """Return the potential label the results are filtered on (``None``: every one)."""
+    from sianode_flows.jobs.relax import force_field_name
+
+    return None if potential.lower() == "all" else force_field_name(potential)
 
 
 from sianode_flows.cli.report import report  # noqa: E402

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+
+if TYPE_CHECKING:
+    from sianode_flows.settings import SianodeSettings
 
 Engine = Literal["batched", "ase"]
 
@@ -18,7 +21,45 @@ EngineOption = Annotated[
     ),
 ]
 ConfigsOption = Annotated[
-    int | None, typer.Option("--configs", "-n", help="Configurations per candidate.")
+    int | None,
+    typer.Option(
+        "--configs",
+        "-n",
+        help="A fixed number of configurations per candidate (with --max-configs: the "
+        "first round) [default: sequential rounds, SIANODE_FIRST_ROUND=10 + "
+        "SIANODE_ROUND_SIZE=10 while undecided].",
+    ),
+]
+MaxConfigsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-configs",
+        help="Cap of sequential sampling per candidate [default: SIANODE_MAX_CONFIGS or 60].",
+    ),
+]
+RetryFailedOption = Annotated[
+    bool,
+    typer.Option(
+        "--retry-failed",
+        help="Relax again the configurations whose stored attempt failed "
+        "(by default a rerun counts them as failed without relaxing them).",
+    ),
+]
+KeepUnconvergedOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-unconverged",
+        help="Fit unconverged relaxations too (by default they are left out and counted).",
+    ),
+]
+VerdictRuleOption = Annotated[
+    Literal["interval", "point"],
+    typer.Option(
+        "--verdict-rule",
+        help="interval: stable when the slope's 95% interval lies within +-threshold, "
+        "unstable when wholly outside, else undecided; point: |slope| <= threshold "
+        "(fixed samples only).",
+    ),
 ]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed of the delithiation.")]
 MinCapacityOption = Annotated[
@@ -58,3 +99,57 @@ def jobs_per_candidate(n_configs: int, batched: bool) -> int:
     """Jobs a channel-stability flow runs for one candidate (for progress bars)."""
     relax_jobs = 1 if batched else n_configs
     return relax_jobs + n_configs + 4
+
+
+def sampling_fields(
+    configs: int | None,
+    max_configs: int | None,
+    settings: SianodeSettings,
+    verdict_rule: str = "interval",
+) -> dict[str, Any]:
+    """Return the sampling fields of a channel maker from the command-line options.
+
+    ``--configs N`` alone is a fixed sample of N; ``--max-configs`` (or nothing,
+    with the settings' ``sampling`` sequential) samples in rounds while undecided,
+    the first round being ``--configs`` or the settings' ``first_round``. The point
+    rule never leaves a candidate undecided, so it always takes a fixed sample.
+    """
+    sequential = max_configs is not None or (configs is None and settings.sampling == "sequential")
+    if verdict_rule == "point" or not sequential:
+        return {"n_configs": configs if configs is not None else settings.n_configs}
+    return {
+        "n_configs": configs if configs is not None else settings.first_round,
+        "round_size": settings.round_size,
+        "max_configs": max_configs if max_configs is not None else settings.max_configs,
+    }
+
+
+def channel_maker_from_options(
+    settings: SianodeSettings,
+    *,
+    configs: int | None,
+    max_configs: int | None,
+    seed: int | None,
+    threshold: float | None,
+    verdict_rule: str,
+    **fields: Any,
+) -> Any:
+    """Return the channel-stability maker of ``screen`` and ``submit`` from their options.
+
+    Settings fill what the options leave out; an inconsistent combination (the point
+    rule with sequential sampling, say) ends the command with its reason.
+    """
+    from sianode_flows.cli.output import stderr_console
+    from sianode_flows.makers import ChannelStabilityMaker
+
+    try:
+        return ChannelStabilityMaker(
+            **sampling_fields(configs, max_configs, settings, verdict_rule),
+            seed=seed if seed is not None else settings.seed,
+            slope_threshold=threshold if threshold is not None else settings.slope_threshold,
+            verdict_rule=verdict_rule,
+            **fields,
+        )
+    except ValueError as exc:
+        stderr_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from exc

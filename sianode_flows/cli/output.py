@@ -22,11 +22,12 @@ from rich.table import Table
 
 from sianode_flows.progress import PROGRESS_LOGGER
 from sianode_flows.results import summary_row
+from sianode_flows.schemas import SlopeFitDocument
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from sianode_flows.schemas import CrossCheckDocument, FailureDocument, SlopeFitDocument
+    from sianode_flows.schemas import CandidateSummaryDocument, CrossCheckDocument, FailureDocument
 
 stderr_console = Console(stderr=True)
 PIPE_WIDTH = 160
@@ -66,6 +67,10 @@ class JobProgress(logging.Handler):
             name = message.removeprefix("Starting job - ").split(" (")[0]
             self.progress.update(self.task_id, description=f"job: {name}")
         elif message.startswith("Finished job - "):
+            task = self.progress.tasks[self.task_id]
+            if task.total is not None and task.completed + 1 > task.total:
+                # sequential sampling adds rounds that the first estimate did not count
+                self.progress.update(self.task_id, total=task.completed + 1)
             self.progress.advance(self.task_id)
 
 
@@ -148,42 +153,65 @@ def _interval(low: float | None, high: float | None) -> str:
     return "-" if low is None or high is None else f"[{low:.2f}, {high:.2f}]"
 
 
-def fits_table(fits: Sequence[SlopeFitDocument], title: str) -> Table:
-    """Return the ranked table of slope fits."""
+def configs_cell(fit: SlopeFitDocument | CandidateSummaryDocument) -> str:
+    """Return the configurations column: fitted, excluded, failed, and rounds."""
+    parts = [str(fit.n_configs)]
+    if fit.n_excluded:
+        parts.append(f"{fit.n_excluded} excl.")
+    if fit.n_failed:
+        parts.append(f"{fit.n_failed} failed")
+    rounds = len(fit.rounds) if isinstance(fit, SlopeFitDocument) else fit.n_rounds
+    text = parts[0] + (f" ({', '.join(parts[1:])})" if parts[1:] else "")
+    if rounds > 1 or fit.stop_reason == "cap reached":
+        text += f", {rounds} rounds"
+    if fit.stop_reason == "cap reached":
+        text += ", cap"
+    return text
+
+
+def fits_table(fits: Sequence[SlopeFitDocument | CandidateSummaryDocument], title: str) -> Table:
+    """Return the ranked table of slope fits (or candidate summaries), verdict first."""
     table = Table(title=title)
     for header in (
         "#",
         "formula",
-        "source id",
-        "capacity (mAh/g)",
-        "R_t charged (A)",
+        "verdict",
         "slope +- err (A/100% SOC)",
         "95% CI",
+        "capacity (mAh/g)",
+        "R_t charged (A)",
         "dV/V_ref per 100% SOC",
         "Pearson r",
         "Spearman rho",
         "configs",
-        "verdict",
+        "potential",
+        "source id",
     ):
-        table.add_column(header, justify="left" if header in ("formula", "source id") else "right")
+        table.add_column(header, justify="left" if header in LEFT_COLUMNS else "right")
     for index, fit in enumerate(fits, start=1):
         slope = "-" if fit.slope is None else f"{fit.slope:.3f} +- {fit.slope_err:.3f}"
-        configs = f"{fit.n_configs}" + (f" ({fit.n_failed} failed)" if fit.n_failed else "")
+        color = VERDICT_STYLES.get(fit.verdict, "")
         table.add_row(
             str(index),
             fit.formula,
-            fit.source_id or fit.candidate_id,
-            f"{fit.capacity_mAh_g:.1f}",
-            _fmt(fit.r_t_charged, ".3f"),
+            f"[{color}]{fit.verdict}[/{color}]" if color else fit.verdict,
             slope,
             _interval(fit.slope_ci_low, fit.slope_ci_high),
+            f"{fit.capacity_mAh_g:.1f}",
+            _fmt(fit.r_t_charged, ".3f"),
             _fmt(fit.volume_slope, ".3f"),
             _fmt(fit.pearson_r, ".3f"),
             _fmt(fit.spearman_rho, ".3f"),
-            configs,
-            fit.verdict,
+            configs_cell(fit),
+            fit.potential or "-",
+            fit.source_id or fit.candidate_id,
         )
     return table
+
+
+LEFT_COLUMNS = ("formula", "verdict", "source id", "potential")
+VERDICT_STYLES = {"stable": "green", "unstable": "red", "undecided": "yellow"}
+"""Colours of the verdicts in terminal tables."""
 
 
 def failures_table(failures: Sequence[FailureDocument]) -> Table:

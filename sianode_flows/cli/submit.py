@@ -16,12 +16,17 @@ from sianode_flows.cli.options import (
     ConfigsOption,
     EngineOption,
     FmaxOption,
+    KeepUnconvergedOption,
+    MaxConfigsOption,
     MinCapacityOption,
     OptimizerOption,
     PotentialOption,
+    RetryFailedOption,
     SeedOption,
     StepsOption,
     ThresholdOption,
+    VerdictRuleOption,
+    channel_maker_from_options,
     is_batched,
 )
 from sianode_flows.cli.output import configure_logging, stderr_console
@@ -71,6 +76,7 @@ def submit(
         ),
     ] = False,
     configs: ConfigsOption = None,
+    max_configs: MaxConfigsOption = None,
     seed: SeedOption = None,
     min_capacity: MinCapacityOption = None,
     threshold: ThresholdOption = None,
@@ -79,6 +85,9 @@ def submit(
     potential: PotentialOption = None,
     engine: EngineOption = None,
     optimizer: OptimizerOption = None,
+    verdict_rule: VerdictRuleOption = "interval",
+    retry_failed: RetryFailedOption = False,
+    keep_unconverged: KeepUnconvergedOption = False,
     force: Annotated[
         bool, typer.Option("--force", help="Add it even if the same submission is there.")
     ] = False,
@@ -108,21 +117,22 @@ def submit(
         from sianode_flows.builtin import builtin_records
         from sianode_flows.io import read_structure_file
         from sianode_flows.jobs.relax import default_relax_maker
-        from sianode_flows.makers import ChannelStabilityMaker, ScreeningMaker
+        from sianode_flows.makers import ScreeningMaker
         from sianode_flows.stores import build_job_store, is_mongo_uri
 
         records = builtin_records() if input is None else read_structure_file(input)
-        channel_maker = ChannelStabilityMaker(
-            n_configs=configs if configs is not None else settings.n_configs,
-            seed=seed if seed is not None else settings.seed,
+        channel_maker = channel_maker_from_options(
+            settings,
+            configs=configs,
+            max_configs=max_configs,
+            seed=seed,
+            threshold=threshold,
+            verdict_rule=verdict_rule,
             relax_maker=default_relax_maker(
-                potential,
-                batched=is_batched(engine),
-                steps=steps,
-                fmax=fmax,
-                optimizer=optimizer,
+                potential, batched=is_batched(engine), steps=steps, fmax=fmax, optimizer=optimizer
             ),
-            slope_threshold=threshold if threshold is not None else settings.slope_threshold,
+            retry_failed=retry_failed,
+            fit_unconverged=keep_unconverged,
         )
         maker = ScreeningMaker(
             channel_maker=channel_maker,

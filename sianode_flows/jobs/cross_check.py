@@ -28,7 +28,8 @@ def combined_verdict(
 
     Without required agreement it is the first fit's verdict. With it, a candidate
     is stable only when both fits are stable and their slopes agree; slopes that
-    disagree give ``"disagree"``.
+    disagree give ``"disagree"``, and a fit that is undecided leaves the
+    cross-check undecided.
     """
     if first is None or first.verdict == "insufficient-data":
         return "insufficient-data"
@@ -38,6 +39,8 @@ def combined_verdict(
         return "insufficient-data"
     if not agree:
         return "disagree"
+    if "undecided" in (first.verdict, second.verdict):
+        return "undecided"
     return "stable" if first.verdict == second.verdict == "stable" else "unstable"
 
 

@@ -14,21 +14,29 @@ from sianode_flows.schemas import (
 
 
 def configurations_of(
-    candidate: CandidateDocument, protocol: DelithiationProtocol
+    candidate: CandidateDocument, protocol: DelithiationProtocol, round_number: int = 1
 ) -> list[DelithiatedConfiguration]:
-    """Draw the delithiated configurations of a candidate as documents."""
+    """Draw the delithiated configurations of one sampling round of a candidate.
+
+    Round 1 holds ``protocol.n_configs`` configurations (ends included), indexed
+    from 0; each later round ``protocol.round_size`` more, indexed after the rounds
+    before it (see :meth:`DelithiationProtocol.first_index`).
+    """
     drawn = delithiate(
         candidate.structure,
-        n_configs=protocol.n_configs,
+        n_configs=protocol.round_length(round_number),
         seed=protocol.seed,
         soc_range=protocol.soc_range,
         include_charged=protocol.include_charged,
         include_delithiated=protocol.include_delithiated,
+        round_number=round_number,
     )
+    first = protocol.first_index(round_number)
     return [
         DelithiatedConfiguration(
             candidate_id=candidate.candidate_id,
-            config_index=index,
+            config_index=first + index,
+            round=round_number,
             soc=config.soc,
             n_li=config.n_migrant,
             n_li_charged=candidate.n_li,
@@ -42,7 +50,7 @@ def configurations_of(
 
 @job(name="delithiate", data=Structure)
 def delithiate_candidate(
-    candidate: CandidateDocument, protocol: DelithiationProtocol
+    candidate: CandidateDocument, protocol: DelithiationProtocol, round_number: int = 1
 ) -> list[DelithiatedConfiguration]:
-    """Job: the configurations of a candidate (see :func:`configurations_of`)."""
-    return configurations_of(candidate, protocol)
+    """Job: the configurations of a candidate's round (see :func:`configurations_of`)."""
+    return configurations_of(candidate, protocol, round_number)

@@ -170,3 +170,66 @@ def summarize_relaxation(task_doc: Any) -> tuple[Structure, RelaxationSummary]:
         converged=converged,
     )
     return structure, summary
+
+
+POTENTIAL_PACKAGES = {
+    "CHGNet": "chgnet",
+    "SevenNet": "sevenn",
+    "MACE": "mace-torch",
+    "M3GNet": "matgl",
+    "GAP": "quippy-ase",
+    "Nequip": "nequip",
+}
+"""Python package that ships each force field's code and weights."""
+
+IGNORED_RELAX_FIELDS = {"name", "max_atoms", "device"}
+"""Maker fields that do not change a relaxation's result (batch-invariant batches)."""
+
+
+def potential_label(maker: Maker) -> str:
+    """Return a short label of a relax maker's potential: ``"CHGNet"``, or its class name."""
+    name = getattr(maker, "force_field_name", None)
+    if name is None:
+        return type(maker).__name__
+    return str(getattr(name, "value", name)).removeprefix("MLFF.")
+
+
+def engine_label(maker: Maker) -> str:
+    """Return what runs a relax maker's relaxations: ``"torch-sim"``, ``"ase"`` or its class."""
+    if getattr(maker, "batched", False):
+        return "torch-sim"
+    if isinstance(maker, ForceFieldRelaxMaker):
+        return "ase"
+    return type(maker).__name__
+
+
+def potential_version(maker: Maker) -> str | None:
+    """Return ``"package version"`` of the potential of a force-field maker, if known."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    package = POTENTIAL_PACKAGES.get(potential_label(maker))
+    if package is None:
+        return None
+    try:
+        return f"{package} {version(package)}"
+    except PackageNotFoundError:
+        return None
+
+
+def relax_settings(maker: Maker) -> dict[str, Any]:
+    """Return the serialized settings of a relax maker that decide its results.
+
+    The maker's name, the batch size and the device are left out (the batched relax
+    gives the same result whatever the batch), and so are the ``@version`` stamps;
+    the potential's package version is added.
+    """
+
+    def unversioned(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: unversioned(v) for k, v in value.items() if k != "@version"}
+        if isinstance(value, list | tuple):
+            return [unversioned(v) for v in value]
+        return value
+
+    fields = {k: v for k, v in maker.as_dict().items() if k not in IGNORED_RELAX_FIELDS}
+    return {"maker": unversioned(fields), "potential_version": potential_version(maker)}

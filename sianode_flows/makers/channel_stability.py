@@ -10,10 +10,12 @@ from jobflow import Flow, Maker, OutputReference
 from pymatgen.core import Structure
 
 from sianode_flows.jobs.candidates import candidate_or_job
+from sianode_flows.jobs.channel import DEFAULT_MAX_VOLUME_CHANGE
 from sianode_flows.jobs.delithiate import delithiate_candidate
 from sianode_flows.jobs.fanout import relax_configurations
 from sianode_flows.jobs.relax import default_relax_maker
 from sianode_flows.schemas import CandidateDocument, DelithiationProtocol, VerdictRule
+from sianode_flows.schemas.fit import LEGACY_VERDICT_RULES
 from sianode_flows.settings import get_settings
 
 
@@ -27,12 +29,26 @@ class ChannelStabilityMaker(Maker):
     default, a VASP relax maker later), its channel radius R_t is computed with
     CAVD on the framework without Li, and R_t is fitted against SOC.
 
+    With ``max_configs`` set, sampling is sequential: while the verdict is
+    ``"undecided"``, rounds of ``round_size`` further configurations are drawn
+    (each from its own seeded stream) and the fit is redone over all of them, up to
+    ``max_configs`` in all; every round runs as jobflow dynamic replacement, under
+    ``run_locally`` and FireWorks alike. Every relaxation is stored with its key
+    (candidate structure, draw, relax settings, potential version): a rerun, a
+    higher cap or another threshold relaxes only what the store does not hold.
+
     Parameters
     ----------
     name
         Name of the flow.
     n_configs
-        Configurations per candidate, ends included (settings: 30).
+        Configurations of the first round, ends included; all of them when
+        ``max_configs`` is ``None`` (settings: 30).
+    round_size
+        Configurations added per further round (settings: 10).
+    max_configs
+        Cap of sequential sampling, counted in whole rounds; ``None`` draws
+        ``n_configs`` once (a fixed sample).
     seed
         Seed of the random delithiation (settings: 0).
     soc_range
@@ -50,16 +66,28 @@ class ChannelStabilityMaker(Maker):
     slope_threshold
         Largest |slope| judged stable, A per 100 % SOC (settings: 0.5).
     verdict_rule
-        ``"slope"``: stable when |slope| <= threshold; ``"upper-bound"``: stable when
-        the bootstrap 95 % interval of the slope lies within +-threshold.
+        ``"interval"``: stable when the bootstrap 95 % interval of the slope lies
+        within +-threshold, unstable when wholly outside, else undecided;
+        ``"point"``: stable when |slope| <= threshold (fixed samples only).
     n_bootstrap
-        Bootstrap resamples of the configurations for the slope intervals (0: none).
+        Bootstrap resamples of the configurations for the slope intervals.
+    fit_unconverged
+        Fit points whose relaxation did not converge (left out and counted by
+        default).
+    max_volume_change
+        Largest factor by which a relaxation may change the volume per framework
+        atom; beyond it the configuration is a failure (``None``: no bound).
     skip_done
-        Skip a candidate whose complete fit with the same settings is stored.
+        Reuse what the store holds: a finished fit with the same settings, and every
+        stored relaxation of the same configuration.
+    retry_failed
+        Relax again configurations whose stored attempt failed.
     """
 
     name: str = "channel stability"
     n_configs: int = field(default_factory=lambda: get_settings().n_configs)
+    round_size: int = field(default_factory=lambda: get_settings().round_size)
+    max_configs: int | None = None
     seed: int = field(default_factory=lambda: get_settings().seed)
     soc_range: tuple[float, float] = (0.0, 1.0)
     include_charged: bool = True
@@ -68,22 +96,47 @@ class ChannelStabilityMaker(Maker):
     radii: dict[str, float] | None = None
     zeopp_check: bool = False
     slope_threshold: float = field(default_factory=lambda: get_settings().slope_threshold)
-    verdict_rule: VerdictRule = "slope"
+    verdict_rule: VerdictRule = "interval"
     n_bootstrap: int = 1000
+    fit_unconverged: bool = False
+    max_volume_change: float | None = DEFAULT_MAX_VOLUME_CHANGE
     skip_done: bool = True
+    retry_failed: bool = False
 
     def __post_init__(self) -> None:
-        """Refuse an unknown verdict rule now rather than in the fit job."""
+        """Refuse inconsistent settings now rather than in the fit job."""
+        self.verdict_rule = LEGACY_VERDICT_RULES.get(self.verdict_rule, self.verdict_rule)
         if self.verdict_rule not in get_args(VerdictRule):
             raise ValueError(
                 f"verdict_rule must be one of {get_args(VerdictRule)}, got {self.verdict_rule!r}"
             )
+        if self.verdict_rule == "interval" and self.n_bootstrap < 1:
+            raise ValueError("the interval verdict rule needs bootstrap resamples (n_bootstrap)")
+        if self.n_configs < 3:
+            raise ValueError(
+                f"a slope needs at least 3 configurations, got n_configs={self.n_configs}"
+            )
+        if self.max_configs is not None:
+            if self.round_size < 1:
+                raise ValueError(f"round_size must be positive, got {self.round_size}")
+            if self.max_configs < self.n_configs:
+                raise ValueError(
+                    f"max_configs={self.max_configs} is below the first round's {self.n_configs}"
+                )
+            if self.verdict_rule == "point" and self.max_configs > self.n_configs:
+                raise ValueError(
+                    "the point rule never leaves a candidate undecided, so sequential "
+                    "sampling would stop after the first round: use the interval rule or "
+                    "a fixed number of configurations (max_configs=None)"
+                )
 
     @property
     def protocol(self) -> DelithiationProtocol:
         """How the configurations are drawn, as recorded in every fit."""
         return DelithiationProtocol(
             n_configs=self.n_configs,
+            round_size=self.round_size,
+            max_configs=self.max_configs,
             seed=self.seed,
             soc_range=tuple(self.soc_range),
             include_charged=self.include_charged,
@@ -108,7 +161,8 @@ class ChannelStabilityMaker(Maker):
         Returns
         -------
         Flow
-            Its output is the :class:`~sianode_flows.schemas.SlopeFitDocument`.
+            Its output is the :class:`~sianode_flows.schemas.SlopeFitDocument` after
+            the last sampling round.
         """
         jobs, candidate, name = candidate_or_job(structure, self.name, self.radii)
         delithiate = delithiate_candidate(candidate, self.protocol)

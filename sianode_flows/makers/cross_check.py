@@ -13,17 +13,9 @@ from sianode_flows.jobs.candidates import candidate_or_job
 from sianode_flows.jobs.cross_check import DEFAULT_TOLERANCE, compare_fits
 from sianode_flows.jobs.delithiate import delithiate_candidate
 from sianode_flows.jobs.fanout import relax_configurations
-from sianode_flows.jobs.relax import POTENTIALS, default_relax_maker
+from sianode_flows.jobs.relax import POTENTIALS, default_relax_maker, potential_label
 from sianode_flows.makers.channel_stability import ChannelStabilityMaker
 from sianode_flows.schemas import CandidateDocument
-
-
-def potential_label(maker: Maker) -> str:
-    """Return a short label of a relax maker: its force field, or its class name."""
-    name = getattr(maker, "force_field_name", None)
-    if name is None:
-        return type(maker).__name__
-    return str(getattr(name, "value", name)).removeprefix("MLFF.")
 
 
 def other_potential(potential: str) -> str:

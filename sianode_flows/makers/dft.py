@@ -120,7 +120,9 @@ class DFTValidationMaker(Maker):
     slope_threshold
         Largest |slope| judged stable, A per 100 % SOC (settings: 0.5).
     verdict_rule
-        How the slope is judged (see :class:`ChannelStabilityMaker`).
+        How the slope is judged (see :class:`ChannelStabilityMaker`): ``"point"`` by
+        default, since four DFT points give no useful interval; the validation is the
+        DFT slope set beside the force field's, not a verdict of its own.
     min_capacity
         Leave out candidates below this capacity when picking from a store (mAh/g).
     """
@@ -131,7 +133,7 @@ class DFTValidationMaker(Maker):
     seed: int = field(default_factory=lambda: get_settings().seed)
     relax_maker: Maker = field(default_factory=default_dft_relax_maker)
     slope_threshold: float = field(default_factory=lambda: get_settings().slope_threshold)
-    verdict_rule: VerdictRule = "slope"
+    verdict_rule: VerdictRule = "point"
     min_capacity: float | None = None
 
     @property

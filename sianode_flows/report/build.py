@@ -156,23 +156,25 @@ def draw_figures(
                 r_t_window=options.r_t_window,
                 color_title="verdict",
             ),
-            "The same, colored by the verdict of the slope fit (or why there is none).",
+            "The same, colored by the verdict of the slope fit (stable, unstable, undecided, "
+            "insufficient data) or why there is none.",
         )
     add(
         "slope",
         figures.slope_capacity_figure(
             data.fits, out / "slope_vs_capacity.png", reference_chemsys=options.reference_chemsys
         ),
-        f"Slope of R_t against SOC (error bars: standard error) against capacity; "
-        f"pure {options.reference_chemsys} starred as the reference.",
+        f"Slope of R_t against SOC (error bars: standard error) against capacity, colored "
+        f"by verdict; pure {options.reference_chemsys} starred as the reference.",
     )
     shown = data.fits if options.max_fit_figures is None else data.fits[: options.max_fit_figures]
     for rank, fit in enumerate(shown, start=1):
         add(
             "fits",
             slope_fit_figure(fit, out / f"fit_{rank:03d}_{slug(fit.candidate_id)}.png"),
-            f"#{rank} {fit.formula} ({fit.candidate_id}): R_t of each relaxed configuration "
-            f"against SOC, least-squares line and its 95 % confidence band.",
+            f"#{rank} {fit.formula} ({fit.candidate_id}), {fit.verdict}: R_t of each relaxed "
+            f"configuration against SOC (hollow: left out of the fit), least-squares line "
+            f"and its 95 % confidence band.",
         )
     for series in data.series:
         add(

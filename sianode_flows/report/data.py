@@ -113,8 +113,9 @@ class ReportData:
         Returns
         -------
         dict[str, str]
-            Candidate identifier to ``stable``, ``unstable``, ``insufficient-data``,
-            ``below capacity`` or ``not screened``.
+            Candidate identifier to its verdict (``stable``, ``unstable``,
+            ``undecided``: the slope's interval crosses the threshold, or
+            ``insufficient-data``), else ``below capacity`` or ``not screened``.
         """
         verdicts = {fit.candidate_id: fit.verdict for fit in self.fits}
         return {

@@ -8,6 +8,7 @@ is nothing to draw.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import cycle
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,27 +17,49 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 from pymatgen.core import Composition
 
-from sianode_flows.report.style import ANGSTROM, PALETTE, STATUS_COLORS, save
+from sianode_flows.report.labels import display_box, place_labels
+from sianode_flows.report.style import (
+    ANGSTROM,
+    PALETTE,
+    STATUS_COLORS,
+    VERDICTS,
+    legend_text,
+    save,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from matplotlib.axes import Axes
+    from matplotlib.transforms import Bbox
 
     from sianode_flows.report.data import GenerationResults
     from sianode_flows.schemas import CandidateDocument, SlopeFitDocument
 
 LOG_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0, 10.0)
 """Labelled channel radii (A) of the log axis."""
+MARKER_RADIUS = 3.0
+"""Radius of a slope marker (points)."""
+STAR_RADIUS = 8.0
+"""Half-size of the reference star (points)."""
+CAP = 3.0
+"""Half-width of an error bar's cap (points)."""
 
 
 def _category_colors(labels: Sequence[str], fixed: Mapping[str, str]) -> dict[str, str]:
-    """Give each label a color: the fixed one if any, else the next of a palette."""
-    colors: dict[str, str] = {}
-    palette = iter(PALETTE * (1 + len(set(labels)) // len(PALETTE)))
-    for label, _ in Counter(labels).most_common():
-        colors[label] = fixed.get(label) or next(palette)
+    """Give each label a color, in legend order.
+
+    Labels with a fixed color come first, in the order of ``fixed`` (verdicts in
+    ranking order); the others follow, most frequent first, in the palette colors
+    no fixed label took.
+    """
+    counts = Counter(labels)
+    colors = {label: color for label, color in fixed.items() if label in counts}
+    palette = cycle([c for c in PALETTE if c not in colors.values()] or PALETTE)
+    for label, _ in counts.most_common():
+        if label not in colors:
+            colors[label] = next(palette)
     return colors
 
 
@@ -131,6 +154,129 @@ def _chemsys(formula: str) -> str:
     return Composition(formula).chemical_system
 
 
+def _slope_points(ax: Axes, drawn: Sequence[tuple[SlopeFitDocument, float]]) -> None:
+    """Draw the slopes with their error bars, one legend entry per verdict."""
+    for verdict in VERDICTS:
+        chosen = [(f, slope) for f, slope in drawn if f.verdict == verdict]
+        if not chosen:
+            continue
+        ax.errorbar(
+            [f.capacity_mAh_g for f, _ in chosen],
+            [slope for _, slope in chosen],
+            yerr=[f.slope_err or 0.0 for f, _ in chosen],
+            fmt="o",
+            markersize=2 * MARKER_RADIUS,
+            color=STATUS_COLORS[verdict],
+            markeredgecolor="black",
+            markeredgewidth=0.5,
+            elinewidth=1,
+            capsize=CAP,
+            label=f"{verdict} ({len(chosen)})",
+            zorder=3,
+        )
+
+
+def _point_obstacles(
+    ax: Axes, drawn: Sequence[tuple[SlopeFitDocument, float]], references: set[str]
+) -> list[Bbox]:
+    """Display boxes of the markers, stars and error bars that labels must clear."""
+    boxes = []
+    for fit, slope in drawn:
+        xy = (fit.capacity_mAh_g, slope)
+        radius = STAR_RADIUS if fit.candidate_id in references else MARKER_RADIUS
+        boxes.append(display_box(ax, xy, xy, radius))
+        if fit.slope_err:
+            low = (fit.capacity_mAh_g, slope - fit.slope_err)
+            high = (fit.capacity_mAh_g, slope + fit.slope_err)
+            boxes.append(display_box(ax, low, high, CAP))
+    return boxes
+
+
+def slope_capacity_plot(
+    fits: Sequence[SlopeFitDocument],
+    *,
+    reference_chemsys: str = "Li-Si",
+    label_limit: int = 25,
+) -> Figure | None:
+    """Draw each screened candidate's slope against its capacity; pure Li-Si marked.
+
+    Points are colored by verdict. With at most ``label_limit`` points each is
+    labelled with its formula where there is room (see
+    :func:`sianode_flows.report.labels.place_labels`), else with a number keyed in
+    the legend; labels never overlap.
+
+    Parameters
+    ----------
+    fits
+        Slope fits; those without a slope are left out.
+    reference_chemsys
+        Chemical system drawn as the reference (a star).
+    label_limit
+        Label points when there are at most this many.
+
+    Returns
+    -------
+    Figure or None
+        The figure, or ``None`` when no fit has a slope.
+    """
+    drawn = [(f, slope) for f in fits if (slope := f.slope) is not None]
+    if not drawn:
+        return None
+    fig = Figure(figsize=(7.0, 4.8))
+    ax = fig.add_subplot()
+    threshold = Counter(f.slope_threshold for f, _ in drawn).most_common(1)[0][0]
+    ax.axhspan(-threshold, threshold, color=STATUS_COLORS["stable"], alpha=0.08, zorder=1)
+    _slope_points(ax, drawn)
+    references = [(f, slope) for f, slope in drawn if _chemsys(f.formula) == reference_chemsys]
+    if references:
+        ax.scatter(
+            [f.capacity_mAh_g for f, _ in references],
+            [slope for _, slope in references],
+            marker="*",
+            s=(2 * STAR_RADIUS) ** 2,
+            facecolor="none",
+            edgecolor="black",
+            linewidth=1.2,
+            zorder=4,
+            label=f"reference: pure {reference_chemsys}",
+        )
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xlabel("gravimetric capacity (mAh/g)")
+    ax.set_ylabel(f"slope d$R_t$/dSOC ({ANGSTROM} per 100 % SOC)")
+    ax.set_title(f"{len(drawn)} screened candidates", fontsize=10)
+    ax.margins(x=0.15, y=0.15)
+    ax.grid(alpha=0.3)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(
+        ax.fill_between(
+            [],
+            [],
+            color=STATUS_COLORS["stable"],
+            alpha=0.2,
+            label=f"|slope| \N{LESS-THAN OR EQUAL TO} {threshold:g} (stable)",
+        )
+    )
+    if len(drawn) <= label_limit:
+        placed = place_labels(
+            ax,
+            [(f.capacity_mAh_g, slope) for f, slope in drawn],
+            [f.formula for f, _ in drawn],
+            obstacles=_point_obstacles(ax, drawn, {f.candidate_id for f, _ in references}),
+        )
+        for number, text in placed.key:
+            legend_text(handles, f"{number}: {text}")
+    # beside the axes, so that it hides no point and no label
+    ax.legend(
+        handles=handles,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0,
+        framealpha=0.9,
+    )
+    return fig
+
+
 def slope_capacity_figure(
     fits: Sequence[SlopeFitDocument],
     path: Path,
@@ -138,7 +284,7 @@ def slope_capacity_figure(
     reference_chemsys: str = "Li-Si",
     label_limit: int = 25,
 ) -> Path | None:
-    """Plot each screened candidate's slope against its capacity; pure Li-Si marked.
+    """Plot each screened candidate's slope against its capacity (see :func:`slope_capacity_plot`).
 
     Parameters
     ----------
@@ -156,71 +302,8 @@ def slope_capacity_figure(
     Path or None
         The PNG written, or ``None`` when no fit has a slope.
     """
-    drawn = [(f, slope) for f in fits if (slope := f.slope) is not None]
-    if not drawn:
-        return None
-    fig = Figure(figsize=(7.0, 4.8))
-    ax = fig.add_subplot()
-    threshold = Counter(f.slope_threshold for f, _ in drawn).most_common(1)[0][0]
-    ax.axhspan(-threshold, threshold, color=STATUS_COLORS["stable"], alpha=0.08, zorder=1)
-    for verdict in ("stable", "unstable", "insufficient-data"):
-        chosen = [(f, slope) for f, slope in drawn if f.verdict == verdict]
-        if not chosen:
-            continue
-        ax.errorbar(
-            [f.capacity_mAh_g for f, _ in chosen],
-            [slope for _, slope in chosen],
-            yerr=[f.slope_err or 0.0 for f, _ in chosen],
-            fmt="o",
-            markersize=6,
-            color=STATUS_COLORS[verdict],
-            markeredgecolor="black",
-            markeredgewidth=0.5,
-            elinewidth=1,
-            capsize=3,
-            label=f"{verdict} ({len(chosen)})",
-            zorder=3,
-        )
-    references = [(f, slope) for f, slope in drawn if _chemsys(f.formula) == reference_chemsys]
-    if references:
-        ax.scatter(
-            [f.capacity_mAh_g for f, _ in references],
-            [slope for _, slope in references],
-            marker="*",
-            s=260,
-            facecolor="none",
-            edgecolor="black",
-            linewidth=1.2,
-            zorder=4,
-            label=f"reference: pure {reference_chemsys}",
-        )
-    if len(drawn) <= label_limit:
-        for f, slope in drawn:
-            ax.annotate(
-                f.formula,
-                (f.capacity_mAh_g, slope),
-                textcoords="offset points",
-                xytext=(6, 4),
-                fontsize=8,
-            )
-    handles, _ = ax.get_legend_handles_labels()
-    handles.append(
-        ax.fill_between(
-            [],
-            [],
-            color=STATUS_COLORS["stable"],
-            alpha=0.2,
-            label=f"|slope| \N{LESS-THAN OR EQUAL TO} {threshold:g} (stable)",
-        )
-    )
-    ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_xlabel("gravimetric capacity (mAh/g)")
-    ax.set_ylabel(f"slope d$R_t$/dSOC ({ANGSTROM} per 100 % SOC)")
-    ax.set_title(f"{len(drawn)} screened candidates", fontsize=10)
-    ax.margins(x=0.15, y=0.15)
-    ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.9)
-    ax.grid(alpha=0.3)
-    return save(fig, path)
+    fig = slope_capacity_plot(fits, reference_chemsys=reference_chemsys, label_limit=label_limit)
+    return None if fig is None else save(fig, path)
 
 
 def _generation_panel(ax: Axes, result: GenerationResults) -> None:

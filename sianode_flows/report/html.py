@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from sianode_flows.report.style import STATUS_COLORS
 from sianode_flows.results import summary_row
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
         SlopeFitDocument,
     )
 
-STYLE = """
+BASE_STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
        max-width: 1400px; padding: 0 1.5rem; color: #222; line-height: 1.4; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem;
@@ -38,11 +39,10 @@ h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom
 .notice { background: #fff7e0; border-left: 4px solid #f0b400; padding: 0.8rem 1rem; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: 0.8rem; margin: 0.6rem 0; }
-th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.5rem; text-align: right; }
+th, td { border: 1px solid #d0d0d0; padding: 0.2rem 0.35rem; text-align: right; }
 th { background: #f0f0f0; text-align: center; }
 td.text { text-align: left; }
-tr.stable td.verdict { color: #1a7f1a; font-weight: 600; }
-tr.unstable td.verdict { color: #c02020; font-weight: 600; }
+td.verdict { font-weight: 600; text-align: left; white-space: nowrap; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr));
        gap: 1rem; }
 figure { margin: 0; } figure img { width: 100%; height: auto; border: 1px solid #e4e4e4; }
@@ -50,6 +50,44 @@ figcaption { font-size: 0.85rem; color: #444; }
 .wide img { max-width: 900px; }
 details summary { cursor: pointer; font-weight: 600; }
 """
+
+
+VERDICT_STYLES = {
+    "stable": ("#1a7f1a", "#e3f4e3"),
+    "unstable": ("#c02020", "#fbe4e4"),
+    "undecided": ("#a84f00", "#fff0dc"),
+    "insufficient-data": ("#555555", "#eeeeee"),
+    "below capacity": ("#777777", "#f6f6f6"),
+    "not screened": ("#1f5f94", "#e6eef7"),
+}
+"""Text and background colors of a verdict (or status) cell, by verdict; the hue is that
+of :data:`sianode_flows.report.style.STATUS_COLORS`, darkened for text."""
+
+
+VERDICT_FIELDS = frozenset({"verdict", "status"})
+"""Fields whose cells are colored by their row's verdict class."""
+
+
+def status_class(status: str) -> str:
+    """Return the CSS class of a verdict or status (``"below capacity"`` -> ``below-capacity``)."""
+    return status.replace(" ", "-")
+
+
+def verdict_css() -> str:
+    """Return the style rules coloring each verdict's table cells and header count."""
+    rules = []
+    for status, (text, background) in VERDICT_STYLES.items():
+        css, color = status_class(status), STATUS_COLORS[status]
+        rules.append(
+            f"tr.{css} td.verdict {{ color: {text}; background: {background}; "
+            f"border-left: 4px solid {color}; }}"
+        )
+        rules.append(f".counts span.{css} {{ border-left: 4px solid {color}; }}")
+    return "\n".join(rules) + "\n"
+
+
+STYLE = BASE_STYLE + verdict_css()
+"""The page's style sheet."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +188,7 @@ def table_html(
             if cell.numeric:
                 value = "" if cell.value is None else repr(cell.value)
                 extra += f' data-value="{escape(value)}"'
-            css = cell.field if cell.field == "verdict" else ("" if cell.numeric else "text")
+            css = "verdict" if cell.field in VERDICT_FIELDS else ("" if cell.numeric else "text")
             cells.append(f'<td class="{css}"{extra}>{escape(cell.text)}</td>')
         body.append(f"<tr{tr}>{''.join(cells)}</tr>")
     return (
@@ -183,8 +221,10 @@ OPTIONAL_COLUMNS = frozenset({"slope_ci_low", "slope_ci_high", "volume_slope"})
 def fits_table(fits: Sequence[SlopeFitDocument]) -> str:
     """Return the ranked table of slope fits, one row per candidate, with provenance.
 
-    The columns are fields of :func:`sianode_flows.results.summary_row`; the optional
-    ones (:data:`OPTIONAL_COLUMNS`) are left out when no fit has them.
+    The verdict comes right after the formula, so that it shows however narrow the
+    window; the numbers follow. The columns are fields of
+    :func:`sianode_flows.results.summary_row`; the optional ones
+    (:data:`OPTIONAL_COLUMNS`) are left out when no fit has them.
     """
     summaries = [summary_row(fit) for fit in fits]
     columns = [
@@ -195,52 +235,53 @@ def fits_table(fits: Sequence[SlopeFitDocument]) -> str:
     headers = (
         "#",
         "formula",
+        "verdict",
         "candidate",
         "source",
         "source id",
         *(header for _, header, _ in columns),
-        "verdict",
     )
     rows, attrs = [], []
     for index, (fit, summary) in enumerate(zip(fits, summaries, strict=True), start=1):
-        row = [number(index, "d", "rank")]
-        row += [Cell(summary[k] or "-", field=k) for k in ("formula", "candidate_id", "source")]
-        row.append(Cell(summary["source_id"] or "-", field="source_id"))
-        row += [number(summary.get(name), spec, name) for name, _, spec in columns]
+        row = [number(index, "d", "rank"), Cell(summary["formula"] or "-", field="formula")]
         row.append(Cell(summary["verdict"], field="verdict"))
+        row += [Cell(summary[k] or "-", field=k) for k in ("candidate_id", "source", "source_id")]
+        row += [number(summary.get(name), spec, name) for name, _, spec in columns]
         rows.append(row)
-        attrs.append({"class": fit.verdict, "data-candidate-id": fit.candidate_id})
+        attrs.append({"class": status_class(fit.verdict), "data-candidate-id": fit.candidate_id})
     return table_html(headers, rows, "ranked-candidates", attrs)
 
 
 def candidates_table(candidates: Sequence[CandidateDocument], status: dict[str, str]) -> str:
-    """Return the table of every candidate: capacity, charged R_t, provenance, status."""
+    """Return the table of every candidate: status, capacity, charged R_t, provenance."""
     headers = (
         "formula",
+        "status",
         "candidate",
         "chemical system",
         "sites",
         "capacity (mAh/g)",
         "R_t charged (Å)",
         "sources",
-        "status",
     )
-    rows = []
+    rows, attrs = [], []
     for c in candidates:
         sources = ", ".join(f"{p.source}:{p.source_id or '-'}" for p in c.provenance)
+        state = status.get(c.candidate_id, "-")
         rows.append(
             [
                 Cell(c.formula, field="formula"),
+                Cell(state, field="status"),
                 Cell(c.candidate_id, field="candidate_id"),
                 Cell(c.chemsys, field="chemsys"),
                 number(c.nsites, "d", "nsites"),
                 number(c.capacity_mAh_g, ".1f", "capacity_mAh_g"),
                 number(c.r_t_charged, ".3f", "r_t_charged"),
                 Cell(sources or "-", field="provenance"),
-                Cell(status.get(c.candidate_id, "-"), field="status"),
             ]
         )
-    return table_html(headers, rows, "all-candidates")
+        attrs.append({"class": status_class(state)})
+    return table_html(headers, rows, "all-candidates", attrs)
 
 
 def failures_table(failures: Sequence[FailureDocument]) -> str:

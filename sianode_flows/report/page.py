@@ -15,7 +15,9 @@ from sianode_flows.report.html import (
     figure_html,
     fits_table,
     series_table,
+    status_class,
 )
+from sianode_flows.report.style import VERDICTS
 
 if TYPE_CHECKING:
     from sianode_flows.report.build import ReportOptions
@@ -41,21 +43,27 @@ def _grid(figures: list[ReportFigure], embed: bool) -> str:
     return '<div class="grid">' + "".join(figure_html(f, embed) for f in figures) + "</div>"
 
 
+def _badge(name: str, count: int, css: str = "") -> str:
+    classes = f' class="{escape(css)}"' if css else ""
+    return f"<span{classes}>{escape(name)}: <b>{count}</b></span>"
+
+
 def _header(data: ReportData) -> str:
+    """Return the page header: the store, when, and counts (fits by verdict)."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    counts = (
-        ("candidates", len(data.candidates)),
-        ("slope fits", len(data.fits)),
-        ("stable", sum(f.verdict == "stable" for f in data.fits)),
-        ("failures", len(data.failures)),
-        ("database series", len(data.series)),
-    )
-    badges = "".join(f"<span>{escape(name)}: <b>{n}</b></span>" for name, n in counts)
+    verdicts = Counter(f.verdict for f in data.fits)
+    badges = [
+        _badge("candidates", len(data.candidates)),
+        _badge("slope fits", len(data.fits)),
+        *(_badge(v, verdicts[v], status_class(v)) for v in VERDICTS),
+        _badge("failures", len(data.failures)),
+        _badge("database series", len(data.series)),
+    ]
     return (
         "<header><h1>sianode-flows report</h1>"
         f'<p class="meta">store <code>{escape(data.location or "-")}</code> &middot; '
         f"written {now} by sianode-flows {escape(__version__)}</p>"
-        f'<p class="counts">{badges}</p></header>'
+        f'<p class="counts">{"".join(badges)}</p></header>'
     )
 
 
@@ -88,8 +96,10 @@ def render_page(
             _section(
                 "ranked",
                 f"Ranked candidates ({len(data.fits)})",
-                "<p>Stable first, then by |slope|, then by capacity. The slope is dR_t/dSOC "
-                "in Å per 100 % state of charge; Pearson and Spearman test its sign.</p>" + body,
+                "<p>Stable first, then unstable, undecided (the 95 % interval of the slope "
+                "crosses the threshold: the data cannot tell) and insufficient data; within "
+                "each by |slope|, then by capacity. The slope is dR_t/dSOC in Å per 100 % "
+                "state of charge; Pearson and Spearman test its sign.</p>" + body,
             )
         )
     elif data.candidates:
@@ -122,8 +132,9 @@ def render_page(
             _section(
                 "fits",
                 f"Channel radius against state of charge{more}",
-                "<p>Every relaxed configuration is a point (hollow: the relaxation did not "
-                "converge); the line is the stored fit.</p>" + _grid(figures["fits"], embed),
+                "<p>Every measured configuration is a point; hollow points were left out "
+                "of the fit (the legend says why). The line is the stored fit of the others."
+                "</p>" + _grid(figures["fits"], embed),
             )
         )
     if data.series:

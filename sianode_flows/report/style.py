@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from matplotlib.lines import Line2D
+
+from sianode_flows.schemas.fit import Verdict
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -18,14 +20,17 @@ DPI = 150
 """Resolution of every PNG (dots per inch)."""
 ANGSTROM = "\N{ANGSTROM SIGN}"
 FIT_COLOR = "#d62728"
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+"""Every verdict a fit can carry, in ranking order (stable first)."""
 STATUS_COLORS = {
     "stable": "#2ca02c",
     "unstable": "#d62728",
+    "undecided": "#ff7f0e",
     "insufficient-data": "#7f7f7f",
     "below capacity": "#c7c7c7",
     "not screened": "#1f77b4",
 }
-"""Colors of candidate statuses (fit verdicts, or why there is no fit)."""
+"""Colors of candidate statuses (fit verdicts, or why there is no fit), in legend order."""
 PALETTE = (
     "#1f77b4",
     "#ff7f0e",

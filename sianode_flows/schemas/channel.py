@@ -20,6 +20,7 @@ class DelithiatedConfiguration(SianodeDocument):
         default_factory=list, description="Indices of the removed Li sites."
     )
     seed: int = Field(..., description="Seed of the random draw.")
+    round: int = Field(1, description="Sampling round that drew it (1-based).")
     structure: Structure = Field(..., description="The configuration, unrelaxed.")
 
 
@@ -61,4 +62,13 @@ class ChannelDocument(SianodeDocument):
     method: str = Field("cavd", description="How the radii were computed (CAVD, no face centres).")
     r_free_sphere_zeopp: float | None = Field(
         None, description="Zeo++ largest free sphere radius Df/2, cross-check (A)."
+    )
+    round: int = Field(1, description="Sampling round that drew the configuration.")
+    relax_key: str | None = Field(
+        None,
+        description="Identity of the relaxation: candidate structure, draw, relax settings, "
+        "potential and its version. A rerun reuses a stored relaxation with the same key.",
+    )
+    config_key: str | None = Field(
+        None, description="Identity of this measurement: the relax key, radii and checks."
     )

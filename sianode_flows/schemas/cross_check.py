@@ -9,9 +9,15 @@ from pydantic import Field
 from sianode_flows.schemas.base import SianodeDocument
 from sianode_flows.schemas.fit import SlopeFitDocument
 
-CrossCheckVerdict = Literal["stable", "unstable", "disagree", "insufficient-data"]
+CrossCheckVerdict = Literal["stable", "unstable", "undecided", "disagree", "insufficient-data"]
 
-CROSS_CHECK_ORDER = {"stable": 0, "unstable": 1, "disagree": 2, "insufficient-data": 3}
+CROSS_CHECK_ORDER = {
+    "stable": 0,
+    "unstable": 1,
+    "undecided": 2,
+    "disagree": 3,
+    "insufficient-data": 4,
+}
 """Order of the verdicts when ranking cross-checks (best first)."""
 
 

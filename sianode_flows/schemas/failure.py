@@ -25,6 +25,15 @@ class FailureDocument(SianodeDocument):
     candidate_id: str | None = Field(None, description="Candidate concerned, if any.")
     config_index: int | None = Field(None, description="Configuration concerned, if any.")
     soc: float | None = Field(None, description="State of charge concerned, if any.")
+    round: int | None = Field(None, description="Sampling round of the configuration, if any.")
+    relax_key: str | None = Field(
+        None, description="Identity of the failed relaxation (configurations only)."
+    )
+    config_key: str | None = Field(
+        None,
+        description="Identity of the failed measurement (configurations only); a rerun "
+        "does not retry it unless asked.",
+    )
 
     @classmethod
     def from_exception(

@@ -2,30 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from sianode_flows.schemas.base import SianodeDocument
 
-Verdict = Literal["stable", "unstable", "insufficient-data"]
-VerdictRule = Literal["slope", "upper-bound"]
+Verdict = Literal["stable", "unstable", "undecided", "insufficient-data"]
+"""What a fit says of a candidate.
+
+``"stable"`` and ``"unstable"`` are decided; ``"undecided"``: the data cannot tell
+(the interval of the slope crosses the threshold); ``"insufficient-data"``: no slope
+could be fitted at all.
+"""
+VerdictRule = Literal["interval", "point"]
 """How a fit is judged against the threshold.
 
-``"slope"``: stable when ``|slope| <= threshold``. ``"upper-bound"``: stable when the
-whole bootstrap interval lies within ``[-threshold, threshold]`` (for a positive
-slope, when its upper bound is below the threshold), so that a slope that is small
-only by chance is not called stable.
+``"interval"`` (the default): stable when the whole 95 % bootstrap interval of the
+slope lies within ``[-threshold, threshold]``, unstable when it lies wholly outside,
+undecided otherwise. ``"point"``: stable when the point estimate ``|slope| <=
+threshold``, else unstable, however wide its interval.
 """
+LEGACY_VERDICT_RULES = {"slope": "point", "upper-bound": "interval"}
+"""Names of the verdict rules in documents written before the three verdicts."""
+StopReason = Literal["fixed", "decided", "cap reached", "no fit"]
+"""Why sampling stopped: a fixed number of configurations was asked for; the verdict
+was decided; the cap was reached while undecided; or no slope could be fitted."""
 VolumeReference = Literal["charged", "largest"]
 
 SOC_DEFINITION = "Li atoms kept / Li atoms in the charged cell"
 
 
 class DelithiationProtocol(BaseModel):
-    """How the configurations were drawn; recorded with every fit."""
+    """How the configurations were drawn; recorded with every fit.
 
-    n_configs: int = Field(..., description="Configurations asked for, ends included.")
+    The first round draws ``n_configs`` configurations (ends included) from the
+    generator seeded with ``seed``; each further round draws ``round_size`` interior
+    configurations from its own stream, seeded with ``(seed, round)``, so round k is
+    the same whatever the cap. ``max_configs`` ``None`` is a fixed-size sample.
+    """
+
+    n_configs: int = Field(
+        ..., description="Configurations of the first round (all of them when fixed)."
+    )
+    round_size: int = Field(10, description="Configurations added per further round.")
+    max_configs: int | None = Field(
+        None, description="Cap of sequential sampling; None for a fixed sample."
+    )
     seed: int = Field(..., description="Seed of the random draws.")
     soc_range: tuple[float, float] = Field(
         ..., description="Range of the random SOC (fraction), sampled in equal-width strata."
@@ -33,6 +56,25 @@ class DelithiationProtocol(BaseModel):
     include_charged: bool = Field(..., description="Charged end (SOC 1) included.")
     include_delithiated: bool = Field(..., description="Empty end (SOC 0) included.")
     soc_definition: str = Field(SOC_DEFINITION, description="Definition of SOC.")
+
+    @property
+    def sequential(self) -> bool:
+        """Whether rounds are added while the verdict is undecided."""
+        return self.max_configs is not None and self.max_configs > self.n_configs
+
+    def round_length(self, round_number: int) -> int:
+        """Return how many configurations a round draws (1-based)."""
+        return self.n_configs if round_number == 1 else self.round_size
+
+    def first_index(self, round_number: int) -> int:
+        """Return the index of the first configuration of a round (1-based)."""
+        if round_number == 1:
+            return 0
+        return self.n_configs + (round_number - 2) * self.round_size
+
+    def draw_description(self) -> dict[str, Any]:
+        """Return the fields that decide which configurations are drawn (not the cap)."""
+        return self.model_dump(exclude={"max_configs", "soc_definition"})
 
 
 class ChannelPoint(BaseModel):
@@ -45,6 +87,25 @@ class ChannelPoint(BaseModel):
         None, description="Relaxed volume per non-Li atom (A^3/atom)."
     )
     converged: bool | None = Field(None, description="Whether its relaxation converged.")
+    excluded: str | None = Field(
+        None, description="Why the point is left out of the fit (e.g. 'not converged')."
+    )
+    round: int = Field(1, description="Sampling round that drew it (1-based).")
+    reused: bool = Field(False, description="Taken from the store instead of relaxed again.")
+
+
+class SamplingRound(BaseModel):
+    """One round of sequential sampling and the verdict it left."""
+
+    round: int = Field(..., description="Round number (1-based).")
+    config_indices: list[int] = Field(..., description="Configurations drawn in the round.")
+    n_relaxed: int = Field(0, description="Configurations relaxed in this run.")
+    n_reused: int = Field(0, description="Configurations taken from the store.")
+    n_points: int = Field(0, description="Points fitted after the round (all rounds so far).")
+    slope: float | None = Field(None, description="Slope after the round.")
+    slope_ci_low: float | None = Field(None, description="Interval after the round, low.")
+    slope_ci_high: float | None = Field(None, description="Interval after the round, high.")
+    verdict: Verdict = Field(..., description="Verdict after the round.")
 
 
 class FitStatistics(BaseModel):
@@ -139,15 +200,34 @@ class SlopeFitDocument(SianodeDocument, FitStatistics):
     points: list[ChannelPoint] = Field(default_factory=list, description="Fitted points.")
     n_configs: int = Field(..., description="Configurations fitted.")
     n_failed: int = Field(0, description="Configurations lost to failures.")
-    n_unconverged: int = Field(0, description="Fitted configurations not converged.")
+    n_unconverged: int = Field(0, description="Measured configurations not converged.")
+    n_excluded: int = Field(0, description="Measured points left out of the fit.")
+    fit_unconverged: bool = Field(
+        False, description="Whether unconverged relaxations were fitted (else excluded)."
+    )
+    failure_reasons: dict[str, int] = Field(
+        default_factory=dict, description="Failed configurations by kind of failure."
+    )
     slope_threshold: float = Field(
         ..., description="Largest |slope| judged stable (A per 100 % SOC)."
     )
-    verdict: Verdict = Field(..., description="Stable, unstable or insufficient data.")
+    verdict: Verdict = Field(
+        ..., description="Stable, unstable, undecided (the data cannot tell) or insufficient data."
+    )
     verdict_rule: VerdictRule = Field(
-        "slope",
-        description="'slope': stable when |slope| <= threshold; 'upper-bound': stable "
-        "when the bootstrap interval lies within +-threshold.",
+        "interval",
+        description="'interval': stable when the 95 % interval lies within +-threshold, "
+        "unstable when wholly outside, else undecided; 'point': |slope| <= threshold.",
+    )
+    rounds: list[SamplingRound] = Field(
+        default_factory=list, description="Sampling rounds, in order, with their verdicts."
+    )
+    stop_reason: StopReason | None = Field(None, description="Why sampling stopped.")
+    n_relaxed: int = Field(0, description="Configurations relaxed in the run(s) of this fit.")
+    n_reused: int = Field(0, description="Configurations taken from the store.")
+    potential: str | None = Field(None, description="Potential or code, e.g. 'CHGNet'.")
+    engine: str | None = Field(
+        None, description="What ran the relaxations, e.g. 'torch-sim' or 'ase'."
     )
     volume_fit: FitStatistics | None = Field(
         None,
@@ -169,6 +249,12 @@ class SlopeFitDocument(SianodeDocument, FitStatistics):
         None, description="Hash of candidate and settings; reruns skip a stored key."
     )
     note: str | None = Field(None, description="Why no slope could be fitted, if so.")
+
+    @field_validator("verdict_rule", mode="before")
+    @classmethod
+    def _renamed_rule(cls, value: Any) -> Any:
+        """Read documents written with the rules' former names."""
+        return LEGACY_VERDICT_RULES.get(value, value)
 
     @property
     def volume_slope(self) -> float | None:

@@ -17,16 +17,40 @@ from sianode_flows.schemas.fit import (
 )
 
 
+def fit_potential(fit: SlopeFitDocument) -> tuple[str, str]:
+    """Return the potential and engine of a fit, read from ``relax_maker`` for older fits.
+
+    ``"BatchedRelaxMaker(CHGNet)"`` gives ``("CHGNet", "torch-sim")``,
+    ``"ForceFieldRelaxMaker(SevenNet)"`` ``("SevenNet", "ase")``.
+    """
+    described = fit.relax_maker or "unknown"
+    maker, _, detail = described.partition("(")
+    potential = fit.potential or detail.rstrip(")") or maker
+    engines = {"BatchedRelaxMaker": "torch-sim", "ForceFieldRelaxMaker": "ase"}
+    engine = fit.engine or engines.get(maker, maker)
+    return potential, engine
+
+
+def summary_id(candidate_id: str, potential: str, engine: str) -> str:
+    """Return the key of a summary: one per candidate, potential and engine."""
+    return f"{candidate_id}|{potential}|{engine}"
+
+
 class CandidateSummaryDocument(SianodeDocument, FitStatistics):
-    """A candidate's capacity, channel radius, slope fit and verdict, in one flat document.
+    """A candidate's capacity, channel radius, slope fit and verdict under one relax maker.
 
     Built by :class:`~sianode_flows.builders.CandidateSummaryBuilder` from the raw job
-    outputs: the newest slope fit of the candidate, and its candidate document for the
-    provenance. The fields queried most (capacity, slope, elements, source, verdict)
-    are top-level so that a database can index them.
+    outputs: the newest slope fit of the candidate for each potential and engine (a
+    cross-check's second potential gets its own summary and never replaces the
+    first), and its candidate document for the provenance. The fields queried most
+    (capacity, slope, elements, source, verdict, potential) are top-level so that a
+    database can index them.
     """
 
+    summary_id: str = Field("", description="Key of the summary: 'candidate_id|potential|engine'.")
     candidate_id: str = Field(..., description="Stable identifier, e.g. 'mp:mp-569849'.")
+    potential: str = Field("", description="Potential or code of the fit, e.g. 'CHGNet'.")
+    engine: str = Field("", description="What ran the relaxations, e.g. 'torch-sim'.")
     formula: str = Field(..., description="Reduced formula of the charged candidate.")
     chemsys: str = Field(..., description="Chemical system, e.g. 'Li-Si'.")
     elements: list[str] = Field(..., description="Elements of the candidate, sorted.")
@@ -48,8 +72,13 @@ class CandidateSummaryDocument(SianodeDocument, FitStatistics):
     slope_threshold: float = Field(
         ..., description="Largest |slope| judged stable (A per 100 % SOC)."
     )
-    verdict: Verdict = Field(..., description="Stable, unstable or insufficient data.")
+    verdict: Verdict = Field(
+        ..., description="Stable, unstable, undecided (the data cannot tell) or insufficient data."
+    )
     verdict_rule: str | None = Field(None, description="How the verdict was judged.")
+    n_excluded: int = Field(0, description="Measured points left out of the fit.")
+    n_rounds: int = Field(1, description="Sampling rounds of the fit.")
+    stop_reason: str | None = Field(None, description="Why sampling stopped.")
     volume_slope: float | None = Field(
         None, description="Relative volume change per 100 % SOC, if fitted (dimensionless)."
     )
@@ -81,7 +110,7 @@ class CandidateSummaryDocument(SianodeDocument, FitStatistics):
         source_keys: list[str] | None = None,
         last_updated: datetime | None = None,
     ) -> CandidateSummaryDocument:
-        """Summarize a candidate from its stored fits (the newest one wins).
+        """Summarize a candidate under one potential from its stored fits (the newest wins).
 
         Parameters
         ----------
@@ -114,14 +143,20 @@ class CandidateSummaryDocument(SianodeDocument, FitStatistics):
             raise ValueError("no slope fit to summarize")
         if len({f.candidate_id for f in fits}) != 1:
             raise ValueError("fits of several candidates given")
+        if len({fit_potential(f) for f in fits}) != 1:
+            raise ValueError("fits of several potentials or engines given: summarize each")
         newest = max(range(len(fits)), key=lambda i: fits[i].created_at)
         fit = fits[newest]
         elements = sorted(str(e) for e in Composition(fit.formula).elements)
         if not provenance:
             provenance = [Provenance(source=fit.source, source_id=fit.source_id)]
         statistics = {name: getattr(fit, name) for name in FitStatistics.model_fields}
+        potential, engine = fit_potential(fit)
         return cls(
+            summary_id=summary_id(fit.candidate_id, potential, engine),
             candidate_id=fit.candidate_id,
+            potential=potential,
+            engine=engine,
             formula=fit.formula,
             chemsys="-".join(elements),
             elements=elements,
@@ -139,6 +174,9 @@ class CandidateSummaryDocument(SianodeDocument, FitStatistics):
             slope_threshold=fit.slope_threshold,
             verdict=fit.verdict,
             verdict_rule=getattr(fit, "verdict_rule", None),
+            n_excluded=fit.n_excluded,
+            n_rounds=max(len(fit.rounds), 1),
+            stop_reason=fit.stop_reason,
             volume_slope=getattr(fit, "volume_slope", None),
             protocol=fit.protocol,
             relax_maker=fit.relax_maker,

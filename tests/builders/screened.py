@@ -21,7 +21,9 @@ LI30SI7GE = "builtin:Li30Si7Ge1"
 
 def channel_maker() -> ChannelStabilityMaker:
     """The channel-stability settings of the stored screening (reruns reuse them)."""
-    return ChannelStabilityMaker(n_configs=3, relax_maker=default_relax_maker(steps=RELAX_STEPS))
+    return ChannelStabilityMaker(
+        n_configs=3, relax_maker=default_relax_maker(steps=RELAX_STEPS), fit_unconverged=True
+    )
 
 
 def _screen(folder: Path) -> None:

@@ -1,5 +1,6 @@
 """The candidate-summary builder: values from the fits, incremental, runnable by mrun."""
 
+import json
 import logging
 from datetime import datetime
 
@@ -156,3 +157,52 @@ def test_serialized_builders_run_with_mrun_and_the_cli(location, tmp_path):
     assert loadfn(saved)[0].as_dict() == loaded[0].as_dict()
     assert runner.invoke(app, ["build", "--store", location]).exit_code == 0
     assert len(summaries(location)) == 2
+
+
+def test_a_second_potential_gets_its_own_summary(location):
+    """A SevenNet fit of a candidate sits beside its CHGNet fit; neither replaces the other."""
+    from sianode_flows.results import query_candidates
+
+    assert build(location) == 2
+    job_store = build_job_store(location)
+    job_store.connect()
+    docs = job_store.docs_store
+    fit = docs.query_one({"output.@class": "SlopeFitDocument", "output.candidate_id": LI15SI4})
+    fit.pop("_id")
+    second = {
+        **fit["output"],
+        "potential": "SevenNet",
+        "relax_maker": "BatchedRelaxMaker(SevenNet)",
+        "slope": fit["output"]["slope"] + 1.0,
+    }
+    docs.update(
+        [
+            {
+                **fit,
+                "uuid": "sevennet-fit",
+                "output": second,
+                "completed_at": datetime.now().isoformat(),
+            }
+        ],
+        key=["uuid", "index"],
+    )
+    assert build(location) == 1
+    store = summary_store(location)
+    store.connect()
+    ids = sorted(doc["summary_id"] for doc in store.query({"candidate_id": LI15SI4}))
+    assert ids == [f"{LI15SI4}|CHGNet|torch-sim", f"{LI15SI4}|SevenNet|torch-sim"]
+
+    chgnet = query_candidates(location, build=False, potential="chgnet")
+    assert {s.candidate_id for s in chgnet} == {LI15SI4, LI30SI7GE}
+    assert next(s for s in chgnet if s.candidate_id == LI15SI4).slope == fit["output"]["slope"]
+    [sevennet] = query_candidates(location, build=False, potential="SevenNet")
+    assert sevennet.slope == pytest.approx(fit["output"]["slope"] + 1.0)
+    assert len(query_candidates(location, build=False)) == 3
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["results", "--store", str(location), "--json", "--no-build"])
+    assert [row["potential"] for row in json.loads(shown.stdout)] == ["CHGNet"] * 2
+    every = runner.invoke(
+        app, ["results", "--store", str(location), "--json", "--no-build", "--potential", "all"]
+    )
+    assert len(json.loads(every.stdout)) == 3

@@ -41,6 +41,7 @@ def test_screen_json_contract_and_results(tmp_path):
         "1",
         "--steps",
         "10",
+        "--keep-unconverged",
         "--store",
         str(store),
         "--json",
@@ -99,7 +100,8 @@ def test_screen_into_mongodb(monkeypatch):
 
     monkeypatch.setenv("SIANODE_MONGO_DATABASE", "sianode_test_cli")
     runner = CliRunner()
-    args = ["screen", "--configs", "3", "--steps", "5", "--store", MONGO_URI, "--json"]
+    args = ["screen", "--configs", "3", "--steps", "5", "--keep-unconverged"]
+    args += ["--store", MONGO_URI, "--json"]
     try:
         result = runner.invoke(app, [*args, "--min-capacity", "3500"])
         assert result.exit_code == 0, result.output

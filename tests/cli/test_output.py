@@ -104,7 +104,8 @@ def test_screen_cross_check_json(tmp_path):
 
     dumpfn([li15si4()], tmp_path / "inputs.json")
     args = ["screen", "--input", str(tmp_path / "inputs.json"), "--configs", "3"]
-    args += ["--steps", "5", "--store", str(tmp_path / "store"), "--cross-check", "--json"]
+    args += ["--steps", "5", "--keep-unconverged", "--store", str(tmp_path / "store")]
+    args += ["--cross-check", "--json"]
     result = CliRunner().invoke(app, [*args, "--optimizer", "lbfgs"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)

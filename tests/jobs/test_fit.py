@@ -35,7 +35,8 @@ def protocol(n_configs: int, seed: int = 0) -> DelithiationProtocol:
     )
 
 
-def channels(candidate, soc, r_t, volumes):
+def channels(candidate, soc, r_t, volumes, converged=None):
+    converged = converged or [True] * len(soc)
     return [
         ChannelDocument(
             candidate_id=candidate.candidate_id,
@@ -47,14 +48,14 @@ def channels(candidate, soc, r_t, volumes):
             structure=candidate.structure,
             volume=8 * v,
             volume_per_framework_atom=v,
-            relaxation=RelaxationSummary(converged=True),
+            relaxation=RelaxationSummary(converged=ok),
             r_a=r,
             r_b=r,
             r_c=r,
             r_t=r,
             radii={"Si": 1.11},
         )
-        for index, (s, r, v) in enumerate(zip(soc, r_t, volumes, strict=True))
+        for index, (s, r, v, ok) in enumerate(zip(soc, r_t, volumes, converged, strict=True))
     ]
 
 
@@ -89,25 +90,76 @@ def test_fit_document_carries_the_interval_and_the_volume_fit(candidate, measure
     assert restored.volume_slope == fit.volume_slope
 
 
-def test_the_upper_bound_rule_is_stricter(candidate, measured):
-    by_slope = slope_fit_document(measured, candidate, protocol(20), 0.4)
-    by_bound = slope_fit_document(
-        measured, candidate, protocol(20), 0.4, verdict_rule="upper-bound"
-    )
-    assert by_slope.slope < 0.4 < by_slope.slope_ci_high
-    assert by_slope.verdict == "stable"
-    assert by_bound.verdict == "unstable" and by_bound.verdict_rule == "upper-bound"
+def test_the_point_rule_calls_a_slope_the_data_cannot_settle(candidate, measured):
+    by_point = slope_fit_document(measured, candidate, protocol(20), 0.4, verdict_rule="point")
+    by_interval = slope_fit_document(measured, candidate, protocol(20), 0.4)
+    assert by_point.slope < 0.4 < by_point.slope_ci_high
+    assert by_point.verdict == "stable" and by_point.verdict_rule == "point"
+    assert by_interval.verdict == "undecided" and by_interval.verdict_rule == "interval"
+    # documents written with the former names of the rules still read
+    legacy = by_point.model_dump() | {"verdict_rule": "slope"}
+    assert SlopeFitDocument.model_validate(legacy).verdict_rule == "point"
+
+
+@pytest.mark.parametrize(
+    ("interval", "verdict"),
+    [
+        ((0.10, 0.45), "stable"),
+        ((-0.50, 0.50), "stable"),  # bounds included
+        ((-0.45, -0.10), "stable"),
+        ((0.55, 0.90), "unstable"),
+        ((-1.20, -0.60), "unstable"),
+        ((0.30, 0.70), "undecided"),  # crosses +threshold
+        ((-0.70, 0.20), "undecided"),  # crosses -threshold
+        ((-0.70, 0.70), "undecided"),  # holds both
+        ((None, None), "undecided"),  # no interval: cannot tell
+    ],
+)
+def test_three_verdicts_from_the_interval(interval, verdict):
+    assert judge(0.3, 0.5, "interval", interval) == verdict
 
 
 def test_judge():
-    assert judge(0.3, 0.5) == "stable"
-    assert judge(-0.6, 0.5) == "unstable"
+    assert judge(0.3, 0.5, "point") == "stable"
+    assert judge(-0.6, 0.5, "point") == "unstable"
+    assert judge(0.3, 0.5, "point", (0.4, 0.9)) == "stable"  # the point rule ignores it
     assert judge(None, 0.5) == "insufficient-data"
-    assert judge(0.3, 0.5, "upper-bound", (0.1, 0.45)) == "stable"
-    assert judge(0.3, 0.5, "upper-bound", (-0.55, 0.45)) == "unstable"
-    assert judge(0.3, 0.5, "upper-bound", (None, None)) == "insufficient-data"
+    assert judge(0.3, 0.5, "upper-bound", (0.1, 0.45)) == "stable"  # former name
     with pytest.raises(ValueError, match="unknown verdict rule"):
         judge(0.3, 0.5, "median")
+
+
+def test_unconverged_points_are_excluded_and_counted(candidate, measured):
+    converged = [True] * 20
+    for index in (3, 7, 11):
+        converged[index] = False
+    soc = [c.soc for c in measured]
+    r_t = [c.r_t for c in measured]
+    r_t_outliers = [r + 2.0 if not ok else r for r, ok in zip(r_t, converged, strict=True)]
+    volumes = [c.volume_per_framework_atom for c in measured]
+    points = channels(candidate, soc, r_t_outliers, volumes, converged)
+    fit = slope_fit_document(points, candidate, protocol(20), 0.5)
+    assert fit.n_configs == 17 and fit.n_excluded == 3 and fit.n_unconverged == 3
+    assert len(fit.points) == 20
+    assert {p.config_index for p in fit.points if p.excluded == "not converged"} == {3, 7, 11}
+    # the fit is that of the 17 converged points, untouched by the outliers
+    alone = slope_fit_document(
+        [p for p, ok in zip(points, converged, strict=True) if ok], candidate, protocol(20), 0.5
+    )
+    assert fit.slope == alone.slope and fit.slope_ci_high == alone.slope_ci_high
+    kept = slope_fit_document(points, candidate, protocol(20), 0.5, fit_unconverged=True)
+    assert kept.n_configs == 20 and kept.n_excluded == 0 and kept.fit_unconverged
+    assert kept.slope != fit.slope
+
+
+def test_failures_are_counted_by_reason(candidate, measured):
+    exploded = FailureDocument(
+        input="x", step="relax", error_type="UnphysicalRelaxationError", message="6.00x"
+    )
+    failures = [exploded, exploded, None]
+    fit = slope_fit_document([*measured, *failures], candidate, protocol(23), 0.5)
+    assert fit.n_failed == 3
+    assert fit.failure_reasons == {"relax: UnphysicalRelaxationError": 2, "relax: no output": 1}
 
 
 def test_too_few_points_have_no_interval(candidate):
@@ -122,6 +174,11 @@ def test_too_few_points_have_no_interval(candidate):
 def test_the_maker_refuses_an_unknown_rule():
     with pytest.raises(ValueError, match="verdict_rule"):
         ChannelStabilityMaker(verdict_rule="median")
+    with pytest.raises(ValueError, match="point rule never leaves"):
+        ChannelStabilityMaker(verdict_rule="point", n_configs=10, max_configs=30)
+    with pytest.raises(ValueError, match="bootstrap"):
+        ChannelStabilityMaker(n_bootstrap=0)
+    assert ChannelStabilityMaker(verdict_rule="slope").verdict_rule == "point"
 
 
 def test_li15si4_volume_slope_is_positive(li15si4_primitive, memory_store):
@@ -137,6 +194,7 @@ def test_li15si4_volume_slope_is_positive(li15si4_primitive, memory_store):
         soc_range=(0.0, 0.1),
         relax_maker=default_relax_maker(steps=30),
         n_bootstrap=200,
+        fit_unconverged=True,
     )
     flow = maker.make(li15si4_primitive)
     run_locally(flow, store=memory_store, ensure_success=True, log=False)

@@ -12,7 +12,9 @@ from sianode_flows.schemas import ChannelDocument, SlopeFitDocument
 
 
 def test_flow_runs_and_stores_every_document(li15si4_primitive, quick_relax_maker, memory_store):
-    maker = ChannelStabilityMaker(n_configs=4, seed=3, relax_maker=quick_relax_maker)
+    maker = ChannelStabilityMaker(
+        n_configs=4, seed=3, relax_maker=quick_relax_maker, fit_unconverged=True
+    )
     flow = maker.make(li15si4_primitive)
     run_locally(flow, store=memory_store, ensure_success=True, log=False)
 
@@ -49,7 +51,7 @@ def test_flow_runs_and_stores_every_document(li15si4_primitive, quick_relax_make
 
 
 def test_rerun_skips_a_stored_fit(li15si4_primitive, quick_relax_maker, memory_store):
-    maker = ChannelStabilityMaker(n_configs=3, relax_maker=quick_relax_maker)
+    maker = ChannelStabilityMaker(n_configs=3, relax_maker=quick_relax_maker, fit_unconverged=True)
     first = maker.make(li15si4_primitive)
     run_locally(first, store=memory_store, ensure_success=True, log=False)
     n_docs = memory_store.count()

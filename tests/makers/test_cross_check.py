@@ -72,6 +72,7 @@ def test_cross_check_runs_both_potentials_on_the_same_configurations(
         soc_range=(0.0, 0.1),
         relax_maker=default_relax_maker(steps=20),
         n_bootstrap=200,
+        fit_unconverged=True,
     )
     maker = CrossCheckMaker.against(channel_maker, "sevennet", tolerance=0.3)
     assert maker.second_relax_maker.steps == 20

@@ -163,7 +163,7 @@ def test_vasp_inputs_of_every_configuration(candidates, memory_store, monkeypatc
 
 
 def test_settings_of_the_handoff():
-    maker = DFTValidationMaker(top_n=5, verdict_rule="upper-bound", slope_threshold=0.4)
+    maker = DFTValidationMaker(top_n=5, verdict_rule="interval", slope_threshold=0.4)
     channel = maker.channel_maker
-    assert channel.verdict_rule == "upper-bound" and channel.slope_threshold == 0.4
+    assert channel.verdict_rule == "interval" and channel.slope_threshold == 0.4
     assert DFTValidationMaker.from_dict(maker.as_dict()).top_n == 5

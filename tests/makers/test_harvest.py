@@ -67,7 +67,9 @@ def test_duplicates_bad_rows_and_screening_downstream(
     harvest = HarvestMaker(min_capacity=3500).make(sources)
     screen = ScreeningMaker(
         min_capacity=3500,
-        channel_maker=ChannelStabilityMaker(n_configs=3, relax_maker=quick_relax_maker),
+        channel_maker=ChannelStabilityMaker(
+            n_configs=3, relax_maker=quick_relax_maker, fit_unconverged=True
+        ),
     ).make(harvest.output.candidates)
     run_locally(Flow([harvest, screen]), store=memory_store, ensure_success=True, log=False)
 

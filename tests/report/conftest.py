@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from jobflow import job, run_locally
 from pymatgen.core import Composition, Lattice, Structure
@@ -14,10 +15,15 @@ from sianode_flows.builtin import builtin_records
 from sianode_flows.io import iter_csv_rows, parse_cif
 from sianode_flows.jobs.relax import default_relax_maker
 from sianode_flows.makers import ChannelStabilityMaker, ScreeningMaker
+from sianode_flows.report.style import VERDICTS
 from sianode_flows.schemas import (
+    ChannelPoint,
     DatabaseSeriesDocument,
+    DelithiationProtocol,
     FitStatistics,
+    SamplingRound,
     SeriesPoint,
+    SlopeFitDocument,
     StructureRecord,
 )
 from sianode_flows.stores import build_job_store
@@ -42,7 +48,9 @@ def screened_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs = tmp_path_factory.mktemp("runs")
     maker = ScreeningMaker(
         channel_maker=ChannelStabilityMaker(
-            n_configs=3, relax_maker=default_relax_maker(steps=TEST_RELAX_STEPS)
+            n_configs=3,
+            relax_maker=default_relax_maker(steps=TEST_RELAX_STEPS),
+            fit_unconverged=True,
         )
     )
     flow = maker.make([*builtin_records()[:2], bad_record()])
@@ -105,3 +113,180 @@ def store_documents(store, *documents) -> None:
     """Put documents into a job store as job outputs."""
     for document in documents:
         run_locally(emit(document), store=store, ensure_success=True, log=False)
+
+
+THRESHOLD = 0.5
+"""Stability threshold of the fits built here (A per 100 % SOC)."""
+
+
+def interval_verdict(fields: dict) -> str:
+    """The interval rule: stable inside +-threshold, unstable wholly outside, else undecided."""
+    low, high = fields.get("slope_ci_low"), fields.get("slope_ci_high")
+    if low is None or high is None:
+        return "insufficient-data"
+    if low >= -THRESHOLD and high <= THRESHOLD:
+        return "stable"
+    if high < -THRESHOLD or low > THRESHOLD:
+        return "unstable"
+    return "undecided"
+
+
+def built_fit(
+    candidate_id: str,
+    formula: str,
+    capacity: float,
+    slope: float,
+    noise: float,
+    *,
+    n: int = 10,
+    excluded: dict[int, str] | None = None,
+    n_rounds: int = 1,
+    seed: int = 0,
+) -> SlopeFitDocument:
+    """A slope fit as the fit job writes it, from points on a noisy line.
+
+    Parameters
+    ----------
+    candidate_id, formula, capacity
+        The candidate.
+    slope, noise
+        Line the R_t follow (A per 100 % SOC) and the spread of the points about it (A).
+    n
+        Configurations measured.
+    excluded
+        Configuration index -> why it is left out of the fit.
+    n_rounds
+        Sampling rounds the configurations were drawn in (sequential sampling if > 1).
+    seed
+        Seed of the noise.
+    """
+    excluded = excluded or {}
+    rng = np.random.default_rng(seed)
+    soc = np.linspace(0.0, 1.0, n)
+    r_t = 1.2 + slope * soc + noise * rng.standard_normal(n)
+    volume = 18.0 * (1 + 0.6 * soc) + 0.3 * rng.standard_normal(n)
+    per_round = -(-n // n_rounds)
+    points = [
+        ChannelPoint(
+            config_index=i,
+            soc=float(soc[i]),
+            r_t=float(r_t[i]),
+            volume_per_framework_atom=float(volume[i]),
+            converged=excluded.get(i) != "not converged",
+            excluded=excluded.get(i),
+            round=1 + i // per_round,
+        )
+        for i in range(n)
+    ]
+    kept = [p for p in points if p.excluded is None]
+    fields, note = FitStatistics.fitted([p.soc for p in kept], [p.r_t for p in kept], 200)
+    reference = kept[-1].volume_per_framework_atom
+    volume_fields, _ = FitStatistics.fitted(
+        [p.soc for p in kept], [p.volume_per_framework_atom / reference for p in kept], 0
+    )
+    verdict = interval_verdict(fields)
+    rounds = [
+        SamplingRound(
+            round=k,
+            config_indices=[p.config_index for p in points if p.round == k],
+            n_relaxed=sum(p.round == k for p in points),
+            n_points=sum(p.round <= k and p.excluded is None for p in points),
+            verdict=verdict if k == n_rounds else "undecided",
+        )
+        for k in range(1, n_rounds + 1)
+    ]
+    source, _, source_id = candidate_id.partition(":")
+    return SlopeFitDocument(
+        candidate_id=candidate_id,
+        formula=formula,
+        source=source,
+        source_id=source_id,
+        capacity_mAh_g=capacity,
+        r_t_charged=float(r_t[-1]),
+        points=points,
+        n_configs=len(kept),
+        n_excluded=len(excluded),
+        n_unconverged=sum(r == "not converged" for r in excluded.values()),
+        slope_threshold=THRESHOLD,
+        verdict=verdict,
+        rounds=rounds,
+        stop_reason=("decided" if verdict != "undecided" else "cap reached")
+        if n_rounds > 1
+        else "fixed",
+        n_relaxed=n,
+        potential="CHGNet",
+        engine="torch-sim",
+        volume_fit=FitStatistics(**volume_fields) if volume_fields else None,
+        volume_reference="charged",
+        volume_reference_per_framework_atom=reference,
+        protocol=DelithiationProtocol(
+            n_configs=per_round,
+            max_configs=n if n_rounds > 1 else None,
+            seed=seed,
+            soc_range=(0.0, 1.0),
+            include_charged=True,
+            include_delithiated=True,
+        ),
+        note=note,
+        **fields,
+    )
+
+
+def ranked(fits: list[SlopeFitDocument]) -> list[SlopeFitDocument]:
+    """Fits in the report's order: by verdict, then |slope|, then capacity (highest first)."""
+    return sorted(
+        fits,
+        key=lambda f: (
+            VERDICTS.index(f.verdict),
+            abs(f.slope) if f.slope is not None else float("inf"),
+            -f.capacity_mAh_g,
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def verdict_fits() -> list[SlopeFitDocument]:
+    """One fit of each verdict, ranked, with long identifiers as the databases give them.
+
+    The undecided one was sampled in three rounds and left two points out of its fit.
+    """
+    fits = ranked(
+        [
+            built_fit("alexandria:agm002153498", "Li14ZnSi8", 2712.4, 0.1, 0.05, seed=1),
+            built_fit("mp:mp-1201871", "Li21Si5", 4010.9, 1.6, 0.05, seed=2),
+            built_fit(
+                "oqmd:oqmd-1234567",
+                "Li30Si7Ge",
+                3120.0,
+                0.45,
+                0.35,
+                n=30,
+                n_rounds=3,
+                excluded={4: "not converged", 17: "not converged", 22: "channel not found"},
+                seed=3,
+            ),
+            built_fit("builtin:Li13Si4", "Li13Si4", 3102.0, 0.8, 0.05, n=2, seed=4),
+        ]
+    )
+    assert [f.verdict for f in fits] == list(VERDICTS)
+    return fits
+
+
+@pytest.fixture(scope="session")
+def crowded_fits() -> list[SlopeFitDocument]:
+    """Nine fits whose points crowd together on the slope-capacity plane."""
+    formulas = [
+        "Li15Si4",
+        "Li21Si5",
+        "Li13Si4",
+        "Li7Si3",
+        "Li12Si7",
+        "Li30Si7Ge",
+        "Li14ZnSi8",
+        "Li22Si5",
+        "LiSi",
+    ]
+    return [
+        built_fit(f"mp:mp-{100 + i}", formula, 3000.0 + 8 * i, 0.3 + 0.01 * (i % 4), 0.02, seed=i)
+        for i, formula in enumerate(formulas)
+    ]

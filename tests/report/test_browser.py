@@ -1,13 +1,18 @@
 """The report page renders in headless Chromium, from disk, with no network."""
 
+import json
+import re
 import shutil
 import subprocess
+from html import unescape
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from sianode_flows.report import build_report
+from sianode_flows.report import ReportData, ReportOptions, build_report
+from sianode_flows.report.build import draw_figures
+from sianode_flows.report.page import render_page
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -17,8 +22,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def screenshot(page, png, profile):
-    subprocess.run(
+def chromium(page, profile, *args):
+    return subprocess.run(
         [
             CHROMIUM,
             "--headless",
@@ -29,15 +34,41 @@ def screenshot(page, png, profile):
             "--disable-sync",
             "--no-first-run",
             f"--user-data-dir={profile}",
-            f"--screenshot={png}",
-            "--window-size=1280,2000",
+            *args,
             page.resolve().as_uri(),
         ],
         check=True,
         capture_output=True,
+        text=True,
         timeout=120,
     )
+
+
+def screenshot(page, png, profile):
+    chromium(page, profile, f"--screenshot={png}", "--window-size=1280,2000")
     return np.asarray(Image.open(png).convert("RGB"), dtype=float)
+
+
+# Run in a copy of the page (the report itself has no script): where each verdict cell
+# of the ranked table lies, and what of the window and of its scrolling box shows.
+MEASURE_VERDICTS = """<script>
+const table = document.getElementById("ranked-candidates");
+const box = table.parentElement.getBoundingClientRect();
+const cells = [...table.querySelectorAll("tbody td.verdict")].map((td) => {
+  const r = td.getBoundingClientRect();
+  return {text: td.textContent, left: r.left, right: r.right};
+});
+document.body.dataset.measured = JSON.stringify({
+  window: document.documentElement.clientWidth, box: [box.left, box.right], cells,
+});
+</script>"""
+
+
+def measure_verdicts(page, profile, width):
+    measured = page.with_name("measured.html")
+    measured.write_text(page.read_text().replace("</body>", MEASURE_VERDICTS + "</body>"))
+    dom = chromium(measured, profile, "--dump-dom", f"--window-size={width},900").stdout
+    return json.loads(unescape(re.search(r'data-measured="([^"]*)"', dom).group(1)))
 
 
 def test_report_renders_in_headless_chromium(screened_store, tmp_path):
@@ -56,3 +87,19 @@ def test_empty_report_renders_its_notice(memory_store, tmp_path):
     report = build_report(memory_store, tmp_path / "site")
     pixels = screenshot(report.page, tmp_path / "shot.png", tmp_path / "profile")
     assert pixels.std() > 5  # the heading and the notice, on white
+
+
+def test_verdicts_show_in_a_1400_px_window(verdict_fits, tmp_path):
+    # every column the table can have, long database identifiers, and every verdict
+    data = ReportData(location="built fits", fits=verdict_fits)
+    options = ReportOptions(min_capacity=1500)
+    folder = tmp_path / "site"
+    page = folder / "report.html"
+    page.write_text(render_page(data, draw_figures(data, folder, options), options))
+    measured = measure_verdicts(page, tmp_path / "profile", 1400)
+    assert measured["window"] <= 1400
+    assert [c["text"] for c in measured["cells"]] == [f.verdict for f in verdict_fits]
+    visible_left = max(0, measured["box"][0])
+    visible_right = min(measured["window"], measured["box"][1])
+    for cell in measured["cells"]:
+        assert visible_left <= cell["left"] and cell["right"] <= visible_right, cell

@@ -7,10 +7,12 @@ from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
 
 from sianode_flows.makers import ScreeningMaker
-from sianode_flows.report import GenerationResults, ReportOptions, build_report
+from sianode_flows.report import GenerationResults, ReportData, ReportOptions, build_report
 from sianode_flows.report.build import slug
+from sianode_flows.report.figures import _category_colors
 from sianode_flows.report.html import FIT_COLUMNS, OPTIONAL_COLUMNS
-from sianode_flows.report.page import EMPTY_NOTICE
+from sianode_flows.report.page import EMPTY_NOTICE, render_page
+from sianode_flows.report.style import STATUS_COLORS, VERDICTS
 from sianode_flows.results import fit_documents, rank, summary_row
 from sianode_flows.schemas import StructureRecord
 from tests.report.conftest import bad_record, store_documents
@@ -158,3 +160,26 @@ def test_generation_section_appears_with_a_registered_reader(screened_store, tmp
     monkeypatch.delitem(data.GENERATION_READERS, "SlopeFitDocument")
     report = build_report(screened_store, tmp_path / "out", ReportOptions(top=0))
     assert "generation" not in report.figures and 'id="generation"' not in report.page.read_text()
+
+
+def test_page_shows_every_verdict(verdict_fits):
+    data = ReportData(location="built fits", fits=verdict_fits)
+    text = render_page(data, {}, ReportOptions(min_capacity=1500))
+    header = text.split("</header>")[0]
+    for verdict in VERDICTS:
+        assert f'<span class="{verdict}">{verdict}: <b>1</b></span>' in header
+        assert f"tr.{verdict} td.verdict {{" in text  # its own color
+    rows = parse_page(text).tables["ranked-candidates"]
+    assert [row["verdict"][0] for row in rows] == list(VERDICTS)
+    assert list(rows[0])[:3] == ["rank", "formula", "verdict"]  # seen first, not scrolled to
+    undecided = next(f for f in verdict_fits if f.verdict == "undecided")
+    assert f'<tr class="undecided" data-candidate-id="{undecided.candidate_id}">' in text
+
+
+def test_status_colors_keep_their_verdict_in_legend_order():
+    statuses = ["not screened", "undecided", "unstable", "undecided", "stable", "mystery"]
+    colors = _category_colors(statuses, STATUS_COLORS)
+    assert list(colors) == ["stable", "unstable", "undecided", "not screened", "mystery"]
+    for status in ("stable", "unstable", "undecided", "not screened"):
+        assert colors[status] == STATUS_COLORS[status]
+    assert colors["mystery"] not in {colors[s] for s in statuses if s != "mystery"}

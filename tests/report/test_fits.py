@@ -2,9 +2,16 @@
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgba
 from scipy import stats
 
-from sianode_flows.report.fits import confidence_band, series_figure, slope_fit_figure
+from sianode_flows.report.fits import (
+    POINT_COLOR,
+    confidence_band,
+    series_figure,
+    slope_fit_figure,
+    slope_fit_plot,
+)
 from sianode_flows.results import fit_documents
 from tests.report.images import assert_png
 
@@ -35,6 +42,34 @@ def test_slope_fit_figures(screened_store, tmp_path):
         assert_png(slope_fit_figure(fit, tmp_path / f"{fit.formula}.png"))
     no_slope = fit.model_copy(update={"slope": None, "note": "too few points"})
     assert_png(slope_fit_figure(no_slope, tmp_path / "no_slope.png"))
+
+
+def test_excluded_points_are_hollow_and_named(verdict_fits):
+    fit = next(f for f in verdict_fits if f.n_excluded)
+    kept = [p for p in fit.points if p.excluded is None]
+    left_out = [p for p in fit.points if p.excluded == "not converged"]
+    assert len(left_out) == 2
+    (ax,) = slope_fit_plot(fit).axes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "excluded: not converged (2)" in legend
+    assert "excluded: channel not found (1)" in legend
+    assert f"structures (n = {len(kept)})" in legend
+    drawn = {c.get_label(): c for c in ax.collections}
+    hollow = drawn["excluded: not converged (2)"]
+    assert len(hollow.get_facecolor()) == 0  # no fill
+    assert tuple(hollow.get_edgecolor()[0]) == to_rgba(POINT_COLOR)
+    assert sorted(map(tuple, hollow.get_offsets())) == sorted(
+        (100 * p.soc, p.r_t) for p in left_out
+    )
+    filled = drawn[f"structures (n = {len(kept)})"]
+    assert tuple(filled.get_facecolor()[0]) == to_rgba(POINT_COLOR)
+    # the band is that of the fitted points only
+    band = drawn["95 % confidence band"].get_paths()[0].vertices
+    _, low, high = confidence_band([p.soc for p in kept], [p.r_t for p in kept], [0.0, 1.0])
+    assert band[:, 1].max() == pytest.approx(max(high))
+    assert band[:, 1].min() == pytest.approx(min(low))
+    # three rounds of sequential sampling, said under the title
+    assert "3 rounds, 30 configurations, stopped: cap reached" in ax.get_title()
 
 
 def test_series_figure(series_document, tmp_path):
