@@ -137,6 +137,12 @@ def screen(
         fit_unconverged=keep_unconverged,
     )
     n_configs = channel_maker.n_configs
+    sampling_text = (
+        str(n_configs)
+        if channel_maker.max_configs is None
+        else f"{n_configs} + {channel_maker.round_size} per round while undecided, up to "
+        f"{channel_maker.max_configs}"
+    )
     if cross_check:
         from sianode_flows.makers.cross_check import CrossCheckMaker, other_potential
 
@@ -154,10 +160,7 @@ def screen(
     logger.info(
         "screening %d inputs, %s configurations each, into %s",
         len(records),
-        n_configs
-        if channel_maker.max_configs is None
-        else f"{n_configs} + {channel_maker.round_size} per round while undecided, up to "
-        f"{channel_maker.max_configs}",
+        sampling_text,
         location,
     )
     progress, handler = job_progress(
