@@ -202,6 +202,24 @@ class CandidateSummaryBuilder(JobOutputBuilder):
             self.logger.info("wrote %d summaries", len(docs))
 
 
+def decoded_fits(fit_docs: list[dict[str, Any]]) -> list[tuple[SlopeFitDocument, str]]:
+    """Deserialize job-output documents holding slope fits; return each fit with its job uuid.
+
+    Raises
+    ------
+    TypeError
+        If an output is not a slope fit.
+    """
+    decoder = MontyDecoder()
+    found = []
+    for doc in fit_docs:
+        fit = decoder.process_decoded(doc["output"])
+        if not isinstance(fit, SlopeFitDocument):
+            raise TypeError(f"job {doc.get('uuid')} holds no SlopeFitDocument")
+        found.append((fit, doc["uuid"]))
+    return found
+
+
 def summarize_all(
     fit_docs: list[dict[str, Any]],
     candidates: list[dict[str, Any]],
@@ -213,15 +231,12 @@ def summarize_all(
     Parameters are those of :func:`summarize`; the fits are grouped by
     :func:`~sianode_flows.schemas.summary.fit_potential` first.
     """
-    decoder = MontyDecoder()
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for doc in fit_docs:
-        fit = decoder.process_decoded(doc["output"])
-        if not isinstance(fit, SlopeFitDocument):
-            raise TypeError(f"job {doc.get('uuid')} holds no SlopeFitDocument")
-        groups[fit_potential(fit)].append(doc)
+    groups: dict[tuple[str, str], list[tuple[SlopeFitDocument, str]]] = defaultdict(list)
+    for fit, uuid in decoded_fits(fit_docs):
+        groups[fit_potential(fit)].append((fit, uuid))
     return [
-        summarize(docs, candidates, source_keys, last_updated) for _, docs in sorted(groups.items())
+        summary_of(fits, candidates, source_keys, last_updated)
+        for _, fits in sorted(groups.items())
     ]
 
 
@@ -250,21 +265,22 @@ def summarize(
     CandidateSummaryDocument
         The summary.
     """
+    return summary_of(decoded_fits(fit_docs), candidates, source_keys, last_updated)
+
+
+def summary_of(
+    fits: list[tuple[SlopeFitDocument, str]],
+    candidates: list[dict[str, Any]],
+    source_keys: list[str] | None = None,
+    last_updated: datetime | None = None,
+) -> CandidateSummaryDocument:
+    """Summarize a candidate under one potential from its decoded fits and job uuids."""
+    entry = max(candidates, key=completed_at, default=None) or {}
     decoder = MontyDecoder()
-    fits = []
-    uuids = []
-    for doc in fit_docs:
-        fit = decoder.process_decoded(doc["output"])
-        if not isinstance(fit, SlopeFitDocument):
-            raise TypeError(f"job {doc.get('uuid')} holds no SlopeFitDocument")
-        fits.append(fit)
-        uuids.append(doc["uuid"])
-    entry = max(candidates, key=completed_at, default=None)
-    entry = entry or {}
     provenance = [decoder.process_decoded(p) for p in entry.get("provenance") or []]
     return CandidateSummaryDocument.from_fits(
-        fits,
-        uuids,
+        [fit for fit, _ in fits],
+        [uuid for _, uuid in fits],
         provenance=[p if isinstance(p, Provenance) else Provenance(**p) for p in provenance],
         host_formula=entry.get("host_formula"),
         nsites=entry.get("nsites"),

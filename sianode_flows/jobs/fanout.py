@@ -64,34 +64,33 @@ def run_key(candidate: CandidateDocument, maker: ChannelStabilityMaker) -> str:
 
 def configuration_keys(
     candidate: CandidateDocument,
-    configuration: DelithiatedConfiguration,
+    configurations: list[DelithiatedConfiguration],
     maker: ChannelStabilityMaker,
-) -> tuple[str, str]:
-    """Return the relax key and the measurement key of one configuration.
+) -> dict[int, tuple[str, str]]:
+    """Return, by configuration index, the relax key and the measurement key.
 
     The relax key identifies the relaxation: the candidate structure, how the
     configuration was drawn (the protocol without its cap, the round and the index),
     the relax settings, the potential and its version. The measurement key adds
     what the channel analysis depends on (radii, Zeo++ check, volume bound).
     """
-    relax_key = _hash(
-        {
-            "structure": candidate.structure.as_dict(),
-            "draw": maker.protocol.draw_description(),
-            "round": configuration.round,
-            "config_index": configuration.config_index,
-            "relax": relax_settings(maker.relax_maker),
-        }
-    )
-    config_key = _hash(
-        {
-            "relax_key": relax_key,
-            "radii": maker.radii,
-            "zeopp_check": maker.zeopp_check,
-            "max_volume_change": maker.max_volume_change,
-        }
-    )
-    return relax_key, config_key
+    shared = {
+        "structure": candidate.structure.as_dict(),
+        "draw": maker.protocol.draw_description(),
+        "relax": relax_settings(maker.relax_maker),
+    }
+    analysis = {
+        "radii": maker.radii,
+        "zeopp_check": maker.zeopp_check,
+        "max_volume_change": maker.max_volume_change,
+    }
+    keys = {}
+    for configuration in configurations:
+        relax_key = _hash(
+            {**shared, "round": configuration.round, "config_index": configuration.config_index}
+        )
+        keys[configuration.config_index] = (relax_key, _hash({"relax_key": relax_key, **analysis}))
+    return keys
 
 
 POINT_FIELDS = (
@@ -191,7 +190,7 @@ def relax_configurations(
         if done is not None:
             logger.info("%s: fit %s already stored, skipped", candidate.candidate_id, key)
             return done
-    keys = {c.config_index: configuration_keys(candidate, c, maker) for c in configurations}
+    keys = configuration_keys(candidate, configurations, maker)
     stored = (
         stored_measurements([k[1] for k in keys.values()], maker.retry_failed)
         if maker.skip_done
