@@ -40,7 +40,8 @@ def print_metrics(metrics: list) -> None:
         print(
             f"{doc.method:13s} n {doc.n_samples:3d}  valid {doc.validity_rate:.2f}  "
             f"unique {doc.uniqueness_rate or 0:.2f}  novel {doc.novelty_rate or 0:.2f}  "
-            f"Li+Si {doc.required_elements_rate:.2f}  stable {doc.stable_rate or 0:.2f}  "
+            f"Li+Si {doc.required_elements_rate:.2f}  "
+            f"dE<4% (paper) {doc.energy_change_stable_rate or 0:.2f}  "
             f"capacity>=min {doc.capacity_on_target_rate:.2f}"
         )
         print(

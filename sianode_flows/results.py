@@ -62,11 +62,19 @@ SUMMARY_FIELDS = (
 
 
 def _outputs(store: JobStore, class_name: str, criteria: dict | None = None) -> Iterator[Any]:
-    """Yield the deserialized outputs of the given document class."""
+    """Yield the deserialized outputs of the given document class.
+
+    A job whose output is a list of such documents (the promoted candidates of a
+    generation run, say) yields each of them.
+    """
     query = {"output.@class": class_name, **(criteria or {})}
     decoder = MontyDecoder()
     for doc in store.query(query, properties=["output"], load=True):
-        yield decoder.process_decoded(doc["output"])
+        output = decoder.process_decoded(doc["output"])
+        if isinstance(output, list):
+            yield from (item for item in output if type(item).__name__ == class_name)
+        else:
+            yield output
 
 
 def fit_documents(store: JobStore, latest_only: bool = True) -> list[SlopeFitDocument]:

@@ -337,10 +337,15 @@ from sianode_flows.cli.harvest import harvest, series  # noqa: E402
 app.command(name="harvest")(harvest)
 app.command(name="series")(series)
 
-from sianode_flows.cli.generate import generate, train  # noqa: E402
+from sianode_flows.cli.generate import generate, sweep, train  # noqa: E402
 
 app.command(name="train")(train)
 app.command(name="generate")(generate)
+app.command(name="sweep")(sweep)
+
+from sianode_flows.cli.discover import discover  # noqa: E402
+
+app.command(name="discover")(discover)
 
 
 if __name__ == "__main__":  # pragma: no cover

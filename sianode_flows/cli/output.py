@@ -204,7 +204,9 @@ def fits_table(fits: Sequence[SlopeFitDocument | CandidateSummaryDocument], titl
             _fmt(fit.spearman_rho, ".3f"),
             configs_cell(fit),
             fit.potential or "-",
-            fit.source_id or fit.candidate_id,
+            fit.candidate_id
+            if fit.candidate_id.startswith("generated:")
+            else fit.source_id or fit.candidate_id,
         )
     return table
 

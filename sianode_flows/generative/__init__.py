@@ -23,6 +23,7 @@ _EXPORTS = {
     "CheckpointFormatError": "checkpoint",
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
+    "sample_distinct": "sampling",
 }
 
 __all__ = ["GenerationTarget", *_EXPORTS]

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Composition, Element, Structure
 
+from sianode_flows.analysis.capacity import gravimetric_capacity
 from sianode_flows.generative.target import GenerationTarget
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,9 @@ def substitution_baseline(
     the reference is always the one used); a random fraction (up to one half, at
     least one site) of its non-Li sites is replaced by X, keeping at least one site
     of every required element; the volume is scaled by the change in atomic radii.
+    Only products whose capacity reaches the target's ``min_capacity_mAh_g`` are
+    kept, and only references that some substitution can bring there are drawn:
+    the baseline aims at the target as a model is asked to.
 
     Parameters
     ----------
@@ -134,14 +138,23 @@ def substitution_baseline(
     ------
     ValueError
         If no reference is usable (ordered, with Li, a non-Li site and no forbidden
-        element) or no substituent is allowed.
+        element, and some substitution reaching the capacity) or no substituent is
+        allowed.
     """
     rng = np.random.default_rng(seed)
+    forbidden = set(target.forbidden_elements) | {MIGRANT}
+    pool = [el for el in substituents if el not in forbidden]
     usable = [s for s in references if _usable(s, target)]
     if not usable:
         raise ValueError("no usable reference: ordered, with Li and a host, nothing forbidden")
-    forbidden = set(target.forbidden_elements) | {MIGRANT}
-    pool = [el for el in substituents if el not in forbidden]
+    reachable = [
+        s for s in usable if best_substituted_capacity(s, pool) >= target.min_capacity_mAh_g
+    ]
+    if not reachable:
+        raise ValueError(
+            f"no reference can reach {target.min_capacity_mAh_g:.0f} mAh/g by substitution"
+        )
+    usable = reachable
     samples: list[Structure] = []
     attempts = 0
     while len(samples) < n and attempts < 20 * max(n, 1):
@@ -177,10 +190,36 @@ def substitution_baseline(
                 break
         if not chosen:
             continue
-        samples.append(substitute(reference, element, sorted(chosen)))
+        product = substitute(reference, element, sorted(chosen))
+        if gravimetric_capacity(product) < target.min_capacity_mAh_g:
+            continue
+        samples.append(product)
     if len(samples) < n:
         logger.warning("substitution baseline: %d of %d samples drawn", len(samples), n)
     return samples
+
+
+def best_substituted_capacity(reference: Structure, substituents: Sequence[str]) -> float:
+    """Return the highest capacity a substitution into a reference can give (mAh/g).
+
+    One site of the heaviest host element replaced by the lightest substituent, or
+    up to half the host sites when that substituent is lighter; the reference's
+    own capacity bounds it from below when every substituent is heavier than one
+    site's worth of gain.
+    """
+    comp = reference.composition
+    hosts = [el for el in comp.elements if el.symbol != MIGRANT]
+    if not hosts or not substituents:
+        return 0.0
+    lightest = min((Element(x) for x in substituents), key=lambda el: float(el.atomic_mass))
+    heaviest = max(hosts, key=lambda el: float(el.atomic_mass))
+    n_host = sum(comp[el] for el in hosts)
+    if float(lightest.atomic_mass) < float(heaviest.atomic_mass):
+        n_sub = min(comp[heaviest], max(1, round(MAX_SUBSTITUTED_FRACTION * n_host)))
+    else:
+        n_sub = 1
+    best = comp - Composition({heaviest: n_sub}) + Composition({lightest: n_sub})
+    return gravimetric_capacity(best)
 
 
 def _integer_counts(composition: Composition) -> tuple[list[str], list[int]]:

@@ -164,13 +164,17 @@ def _iter_rows(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(handle)
 
 
-def _formula_passes(formula: str, elements_any: set[str], max_atoms: int) -> bool:
-    """Cheap prefilter on a cell formula: any wanted element, not too many atoms."""
+def _formula_passes(
+    formula: str, elements_any: set[str], max_atoms: int, system: set[str] | None = None
+) -> bool:
+    """Cheap prefilter on a cell formula: any wanted element, in the system, not too many atoms."""
     try:
         composition = Composition(formula)
     except Exception:  # an unreadable formula is decided after parsing the CIF
         return True
     symbols = {el.symbol for el in composition.elements}
+    if system is not None and not symbols <= system:
+        return False
     return bool(symbols & elements_any) and composition.num_atoms <= max_atoms + 1e-6
 
 
@@ -179,6 +183,7 @@ def load_shared_structures(
     elements_any: Sequence[str] = ("Li", "Si"),
     max_atoms: int = 20,
     limit: int | None = None,
+    chemsys: str | None = None,
 ) -> list[tuple[str, Structure]]:
     """Read structures from gzip'd CSV files with a ``cif`` column (``shared/data``).
 
@@ -196,6 +201,9 @@ def load_shared_structures(
         Largest number of sites kept.
     limit
         Stop after this many structures.
+    chemsys
+        Keep only structures whose elements all lie in this system (e.g.
+        ``"Li-Si"``: Li, Si and Li-Si phases).
 
     Returns
     -------
@@ -206,13 +214,14 @@ def load_shared_structures(
     from sianode_flows.io import parse_cif
 
     wanted = set(elements_any)
+    system = set(chemsys.split("-")) if chemsys else None
     found: list[tuple[str, Structure]] = []
     for path in _data_files(paths):
         for number, row in enumerate(_iter_rows(path)):
             if limit is not None and len(found) >= limit:
                 return found
             formula = row.get("formula") or ""
-            if formula and not _formula_passes(formula, wanted, max_atoms):
+            if formula and not _formula_passes(formula, wanted, max_atoms, system):
                 continue
             try:
                 structure = parse_cif(row.get("cif") or "")[0]
@@ -221,6 +230,8 @@ def load_shared_structures(
                 continue
             symbols = {el.symbol for el in structure.composition.elements}
             if len(structure) > max_atoms or not symbols & wanted:
+                continue
+            if system is not None and not symbols <= system:
                 continue
             source = row.get("source") or path.name.split(".")[0]
             source_id = row.get("source_id") or f"row-{number}"

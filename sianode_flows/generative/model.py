@@ -40,6 +40,8 @@ from sianode_flows.generative.networks import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pymatgen.core import Structure
     from torch_geometric.data import Batch
 
@@ -296,6 +298,8 @@ class ConditionalCrystalVAE(nn.Module):
         target: GenerationTarget,
         seed: int,
         device: str | torch.device | None = None,
+        conditions: Sequence[Sequence[float]] | None = None,
+        temperature: float = 1.0,
     ) -> list[Structure]:
         """Generate ``n`` structures for a target, reproducibly from ``seed``.
 
@@ -310,6 +314,13 @@ class ConditionalCrystalVAE(nn.Module):
             draws are made on the CPU, so a seed gives the same structures anywhere.
         device
             Where the network runs; the model's device when None.
+        conditions
+            ``[capacity, R_t]`` per sample, overriding the target's (the elements
+            still come from ``target``): e.g. training labels, for the model's
+            unconditional distribution.
+        temperature
+            Scale of the prior's spread when drawing ``z`` (1: the learned prior;
+            larger: more varied samples, further from the training data).
 
         Returns
         -------
@@ -331,15 +342,23 @@ class ConditionalCrystalVAE(nn.Module):
         required = list(dict.fromkeys(required))
         if len(required) > cfg.max_atoms:
             raise ValueError("more required elements than the model's max_atoms")
+        if conditions is not None:
+            if len(conditions) != n:
+                raise ValueError(f"{len(conditions)} conditions for {n} samples")
+            values = torch.tensor([[float(c), float(r)] for c, r in conditions], device=where)
+            capacities, radii = values[:, 0], values[:, 1]
+        else:
+            capacities = torch.full((n,), float(target.capacity_mAh_g), device=where)
+            radii = torch.full((n,), float(target.channel_radius), device=where)
         cond = self.condition(
             required_vec.expand(n, -1).to(where),
             forbidden_vec.expand(n, -1).to(where),
-            torch.full((n,), float(target.capacity_mAh_g), device=where),
-            torch.full((n,), float(target.channel_radius), device=where),
+            capacities,
+            radii,
         )
         mu_p, logvar_p = self.prior_params(cond)
         noise = torch.randn(n, cfg.latent_dim, generator=gen).to(where)
-        zc = torch.cat([mu_p + torch.exp(0.5 * logvar_p) * noise, cond], -1)
+        zc = torch.cat([mu_p + temperature * torch.exp(0.5 * logvar_p) * noise, cond], -1)
 
         n_logits = self.num_atoms_head(zc).cpu()
         n_logits[:, : max(len(required), 1) - 1] = -torch.inf

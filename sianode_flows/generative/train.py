@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 LOSS_TERMS = ("loss", "kl", "num_atoms", "lattice", "composition", "coord")
 
 
+MAX_STORED_LABELS = 1000
+"""Training labels kept in a checkpoint for unconditional (control) sampling."""
+
+
 @dataclass
 class TrainingResult:
     """What :func:`train_model` returns.
@@ -51,6 +55,10 @@ class TrainingResult:
     initial_losses, final_losses
         :func:`evaluate` on the training and validation sets before the first
         epoch and with the final weights (``train_loss``, ``val_loss``, terms).
+    condition_labels
+        ``[capacity (mAh/g), R_t (A)]`` of up to :data:`MAX_STORED_LABELS` training
+        examples (a seeded draw): sampling with them gives the model's
+        unconditional distribution, the control of a conditioning sweep.
     """
 
     model: ConditionalCrystalVAE
@@ -63,6 +71,7 @@ class TrainingResult:
     stopped_early: bool = False
     initial_losses: dict[str, float] = field(default_factory=dict)
     final_losses: dict[str, float] = field(default_factory=dict)
+    condition_labels: list[list[float]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """Return a JSON-ready summary (for checkpoint metadata)."""
@@ -77,6 +86,7 @@ class TrainingResult:
             "stopped_early": self.stopped_early,
             "initial_losses": self.initial_losses,
             "final_losses": self.final_losses,
+            "condition_labels": self.condition_labels,
         }
 
 
@@ -300,6 +310,10 @@ def train_model(
         train_set, batch_size=batch_size, shuffle=True, generator=generator, drop_last=False
     )
     result = TrainingResult(model=model, n_train=len(train_set), n_val=len(val_set))
+    drawn = order[n_val:][:MAX_STORED_LABELS]
+    result.condition_labels = [
+        [round(examples[i].capacity_mAh_g, 3), round(examples[i].channel_radius, 4)] for i in drawn
+    ]
     result.initial_losses = _both(model, train_set, val_set, seed, device)
     best_state = copy.deepcopy(model.state_dict())
     start = time.perf_counter()

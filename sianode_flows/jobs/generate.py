@@ -1,15 +1,19 @@
 """Jobs that generate Li-Si-X samples (model or baselines) and verify them.
 
-Verification follows the paper's protocol: validity checks, one batched CHGNet
-relaxation of all valid samples, the relative energy change on relaxation (below
-4 % counts as stable), capacity, CAVD channel radius R_t of the relaxed structure,
-uniqueness among the samples and novelty against the training set.
+Verification: validity checks, one batched CHGNet relaxation of all valid samples,
+the energy above the convex hull of the known phases of each sample's system
+(relaxed the same way, :mod:`sianode_flows.jobs.hull`) with its decomposition
+products, capacity (and whether the sample holds more Li than any known phase),
+CAVD channel radius R_t of the relaxed structure, uniqueness among the samples and
+novelty against the training set. The paper's own criterion, the relative energy
+change on relaxation below 4 %, is kept as its figure (``energy_change_stable``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from jobflow import job
@@ -17,6 +21,7 @@ from pymatgen.core import Composition, Structure
 
 from sianode_flows.analysis.capacity import gravimetric_capacity
 from sianode_flows.analysis.channel import channel_radii_many
+from sianode_flows.analysis.hull import chemsys_of, hull_position, li_per_host
 from sianode_flows.generative.baseline import pyxtal_baseline, substitution_baseline
 from sianode_flows.generative.metrics import (
     STABLE_ENERGY_CHANGE,
@@ -27,11 +32,16 @@ from sianode_flows.generative.metrics import (
     unique_mask,
 )
 from sianode_flows.generative.target import GenerationTarget
+from sianode_flows.jobs.hull import as_pairs, diagram_of, known_in_system, relax_for_energies
 from sianode_flows.schemas.generation import (
+    CAPACITY_HIT_TOLERANCE,
+    HULL_TOLERANCES,
+    R_T_HIT_TOLERANCE,
     GeneratedStructureDocument,
     GenerationMethod,
     GenerationMetricsDocument,
 )
+from sianode_flows.schemas.hull import HullDocument
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +53,13 @@ def _as_structure(item: Any) -> Structure:
 
 @job(name="generate", data=Structure)
 def generate_samples(
-    checkpoint: str, n: int, target: GenerationTarget, seed: int
+    checkpoint: str,
+    n: int,
+    target: GenerationTarget,
+    seed: int,
+    temperature: float = 1.0,
+    distinct: bool = False,
+    oversample: int = 1,
 ) -> list[Structure]:
     """Job: sample structures from a trained generative model.
 
@@ -57,6 +73,14 @@ def generate_samples(
         Conditions of the generation.
     seed
         Seed of the sampling.
+    temperature
+        Spread of the prior when drawing the latent vectors.
+    distinct
+        Draw until ``n`` samples match none of the others
+        (:func:`sianode_flows.generative.sampling.sample_distinct`).
+    oversample
+        Draw this many samples per sample kept and keep those nearest the target
+        (:func:`sianode_flows.generative.sampling.sample_selected`); 1: none.
 
     Returns
     -------
@@ -64,9 +88,14 @@ def generate_samples(
         The samples, as generated.
     """
     from sianode_flows.generative.checkpoint import load_checkpoint
+    from sianode_flows.generative.sampling import sample_distinct, sample_selected
 
     model = load_checkpoint(checkpoint)
-    return list(model.sample(n, target, seed))
+    if oversample > 1:
+        return sample_selected(model, n, target, seed, oversample, temperature, distinct)
+    if distinct:
+        return sample_distinct(model, n, target, seed, temperature)
+    return list(model.sample(n, target, seed, temperature=temperature))
 
 
 def draw_baseline(
@@ -118,6 +147,22 @@ def compositions_of(structures: Sequence[Structure]) -> list[str]:
     return [structure.composition.formula.replace(" ", "") for structure in structures]
 
 
+def known_of_samples(known: Sequence[Any], samples: Sequence[Structure]) -> list[Structure]:
+    """Return the known structures novelty is judged against, for these samples.
+
+    Structures and records are taken as they are; data files (paths) are read
+    for the samples' chemical systems only (novelty compares equal formulas).
+    """
+    inline = [pair[1] for pair in as_pairs(known)]
+    if not any(isinstance(item, str | Path) for item in known):
+        return inline
+    paths = [item for item in known if isinstance(item, str | Path)]
+    loaded = []
+    for chemsys in sorted({chemsys_of(s) for s in samples}):
+        loaded += [s for _, s in known_in_system(paths, chemsys)]
+    return inline + loaded
+
+
 def _capacity(structure: Structure) -> float | None:
     """Return the gravimetric capacity (mAh/g), or ``None`` without Li or host."""
     try:
@@ -126,25 +171,55 @@ def _capacity(structure: Structure) -> float | None:
         return None
 
 
-def _relax(
-    structures: list[Structure], steps: int, fmax: float
-) -> list[tuple[Any | None, str | None]]:
-    """Relax structures in one batch; per structure its outcome or why there is none."""
-    if not structures:
-        return []
-    try:
-        from sianode_flows.forcefields import relax_structures
-        from sianode_flows.jobs.batched_relax import cached_model
+def _judge_against_hulls(
+    fields: list[dict[str, Any]], hulls: Sequence[HullDocument] | None
+) -> None:
+    """Set each relaxed sample's energy above hull, decomposition and lithiation flag."""
+    by_system = {hull.chemsys: hull for hull in hulls or ()}
+    diagrams: dict[str, Any] = {}
+    for doc in fields:
+        structure: Structure = doc["structure"]
+        doc["chemsys"] = chemsys_of(structure)
+        doc["li_per_host"] = li_per_host(structure)
+        hull = by_system.get(doc["chemsys"])
+        if hull is None:
+            continue
+        doc["hull_key"] = hull.hull_key
+        if hull.max_li_per_host is not None and doc["li_per_host"] is not None:
+            doc["over_lithiated"] = doc["li_per_host"] > hull.max_li_per_host + 1e-9
+        energy = doc.get("final_energy_per_atom")
+        if energy is None:
+            continue
+        if hull.chemsys not in diagrams:
+            diagrams[hull.chemsys] = diagram_of(hull)
+        position = hull_position(diagrams[hull.chemsys], structure.composition, energy)
+        doc["e_above_hull"] = position.e_above_hull
+        doc["decomposition"] = position.decomposition
 
-        model = cached_model("chgnet", None)
-        outcomes = relax_structures(structures, model, fmax=fmax, steps=steps)
-    except Exception as exc:  # the batch failed as a whole: every sample says so
-        logger.exception("batched relaxation failed")
-        return [(None, f"relax: {type(exc).__name__}: {exc}")] * len(structures)
-    return [
-        (outcome, f"relax: {outcome.error or 'failed'}" if outcome.failed else None)
-        for outcome in outcomes
-    ]
+
+def _targets_and_stability(doc: dict[str, Any], target: GenerationTarget) -> None:
+    """Set the hit flags, hull stability (converged only) and S.U.N. of one sample."""
+    capacity, r_t = doc.get("capacity_mAh_g"), doc.get("r_t")
+    if capacity is not None:
+        within = (
+            abs(capacity - target.capacity_mAh_g) <= CAPACITY_HIT_TOLERANCE * target.capacity_mAh_g
+        )
+        doc["capacity_hit"] = within and not doc.get("over_lithiated")
+        if doc.get("over_lithiated"):
+            doc["capacity_on_target"] = False
+    if r_t is not None:
+        doc["r_t_hit"] = abs(r_t - target.channel_radius) <= R_T_HIT_TOLERANCE
+    e_hull = doc.get("e_above_hull")
+    if e_hull is None:
+        return
+    converged = bool(doc.get("relax_converged"))
+    for tolerance in HULL_TOLERANCES:
+        stable = converged and e_hull <= tolerance + 1e-9
+        doc.setdefault("hull_stable", {})[str(tolerance)] = stable
+        novel, unique = doc.get("novel"), doc.get("unique")
+        doc.setdefault("sun", {})[str(tolerance)] = (
+            None if novel is None or unique is None else bool(stable and unique and novel)
+        )
 
 
 def verify_structures(
@@ -156,6 +231,7 @@ def verify_structures(
     steps: int = 300,
     fmax: float = 0.05,
     relax: bool = True,
+    hulls: Sequence[HullDocument] | None = None,
 ) -> list[GeneratedStructureDocument]:
     """Verify generated structures and build one document per sample.
 
@@ -170,7 +246,8 @@ def verify_structures(
     seed
         Seed of the generation run (goes into the sample ids).
     training_structures
-        Structures (or records) the novelty is judged against; none: not judged.
+        Structures (or records) the novelty is judged against: the training set
+        and every known structure; none: not judged.
     steps
         Step cap of the relaxation.
     fmax
@@ -178,6 +255,10 @@ def verify_structures(
     relax
         Relax the valid samples with CHGNet; without, R_t is of the structure as
         generated and stability is not judged.
+    hulls
+        Reference hulls (:func:`sianode_flows.jobs.hull.reference_hulls`, same
+        potential and settings); a sample of a system without one gets no energy
+        above hull.
 
     Returns
     -------
@@ -215,8 +296,8 @@ def verify_structures(
     final: dict[int, Structure] = {}
     if relax:
         for doc in fields:
-            doc["stable"] = False
-        results = _relax([structures[i] for i in valid_indices], steps, fmax)
+            doc["energy_change_stable"] = False
+        results = relax_for_energies([structures[i] for i in valid_indices], steps, fmax)
         for index, (outcome, error) in zip(valid_indices, results, strict=True):
             doc = fields[index]
             if outcome is not None:
@@ -224,8 +305,6 @@ def verify_structures(
                 doc["relax_converged"] = outcome.converged
                 if outcome.energies:
                     doc["initial_energy_per_atom"] = outcome.energies[0] / len(structures[index])
-                elif error is None:
-                    error = "relax: no energy recorded"
             if error is not None:
                 doc["error"] = error
                 continue
@@ -235,10 +314,11 @@ def verify_structures(
             doc["relaxed_structure"] = outcome.structure
             doc["final_energy_per_atom"] = e1
             doc["energy_change_fraction"] = change
-            doc["stable"] = change < STABLE_ENERGY_CHANGE
+            doc["energy_change_stable"] = change < STABLE_ENERGY_CHANGE
             final[index] = outcome.structure
     else:
         final = {i: structures[i] for i in valid_indices}
+    _judge_against_hulls(fields, hulls if relax else None)
 
     # channel radius of the relaxed (or, unrelaxed, the given) structures
     measured = sorted(final)
@@ -256,7 +336,7 @@ def verify_structures(
     try:
         unique = unique_mask(compared)
         novel = (
-            novel_mask(compared, [_as_structure(s) for s in training_structures])
+            novel_mask(compared, known_of_samples(training_structures, compared))
             if training_structures is not None
             else [None] * len(compared)
         )
@@ -268,6 +348,8 @@ def verify_structures(
     for index, is_unique, is_novel in zip(valid_indices, unique, novel, strict=True):
         fields[index]["unique"] = is_unique
         fields[index]["novel"] = is_novel
+    for doc in fields:
+        _targets_and_stability(doc, target)
     return [GeneratedStructureDocument(**f) for f in fields]
 
 
@@ -281,18 +363,22 @@ def verify_samples(
     steps: int = 300,
     fmax: float = 0.05,
     relax: bool = True,
+    hulls: Sequence[HullDocument] | None = None,
 ) -> list[GeneratedStructureDocument]:
     """Job: verify generated structures (see :func:`verify_structures`)."""
     docs = verify_structures(
-        structures, method, target, seed, training_structures, steps, fmax, relax
+        structures, method, target, seed, training_structures, steps, fmax, relax, hulls
     )
+    judged = sum(bool(d.hull_stable) for d in docs)
     logger.info(
-        "verified %d %s samples: %d valid, %d stable, %d errors",
+        "verified %d %s samples: %d valid, %d errors; %d of %d judged against a hull "
+        "within 0.1 eV/atom of it",
         len(docs),
         method,
         sum(d.valid for d in docs),
-        sum(bool(d.stable) for d in docs),
         sum(d.error is not None for d in docs),
+        sum(bool(d.hull_stable.get("0.1")) for d in docs),
+        judged,
     )
     return docs
 
@@ -326,8 +412,11 @@ def metrics_document(
     """
     n = len(documents)
     valid = [d for d in documents if d.valid]
-    relaxed = [d for d in documents if d.stable is not None]
+    relaxed = [d for d in documents if d.energy_change_stable is not None]
     judged_novel = [d for d in valid if d.novel is not None]
+    judged_hull = [d for d in documents if d.hull_stable]
+    judged_sun = [d for d in documents if any(v is not None for v in d.sun.values())]
+    tolerances = [str(t) for t in HULL_TOLERANCES]
     return GenerationMetricsDocument(
         method=method,
         n_samples=n,
@@ -340,7 +429,27 @@ def metrics_document(
             [d.has_required_elements and not d.has_forbidden_elements for d in documents], n
         )
         or 0.0,
-        stable_rate=_rate([d.stable for d in documents], n) if relaxed else None,
+        energy_change_stable_rate=(
+            _rate([d.energy_change_stable for d in documents], n) if relaxed else None
+        ),
+        hull_stable_rate=(
+            {t: _rate([d.hull_stable.get(t) for d in documents], n) or 0.0 for t in tolerances}
+            if judged_hull
+            else {}
+        ),
+        sun_rate=(
+            {t: _rate([d.sun.get(t) for d in documents], n) or 0.0 for t in tolerances}
+            if judged_sun
+            else {}
+        ),
+        over_lithiated_rate=(
+            _rate([d.over_lithiated for d in documents], n)
+            if any(d.over_lithiated is not None for d in documents)
+            else None
+        ),
+        e_above_hull=summarize_targets([d.e_above_hull for d in documents], 0.0),
+        r_t_hit_rate=_rate([d.r_t_hit for d in documents], n),
+        capacity_hit_rate=_rate([d.capacity_hit for d in documents], n),
         capacity=summarize_targets([d.capacity_mAh_g for d in documents], target.capacity_mAh_g),
         r_t=summarize_targets([d.r_t for d in documents], target.channel_radius),
         capacity_on_target_rate=_rate([d.capacity_on_target for d in documents], n) or 0.0,

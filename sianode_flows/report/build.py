@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,9 +10,11 @@ from typing import TYPE_CHECKING
 from sianode_flows.report import figures
 from sianode_flows.report.data import ReportData, gather
 from sianode_flows.report.fits import series_figure, slope_fit_figure
+from sianode_flows.report.generation import draw_generation
 from sianode_flows.report.html import ReportFigure
 from sianode_flows.report.page import render_page
 from sianode_flows.report.structures import structure_figure
+from sianode_flows.report.style import slug
 from sianode_flows.settings import get_settings
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class ReportOptions:
         reference them by relative path.
     reference_chemsys
         Chemical system marked as the reference on the slope figure.
+    generated_top
+        Best generated candidates (or S.U.N. samples) whose structures are drawn in
+        the generation section (paper, Figure 5A).
     """
 
     min_capacity: float = field(default_factory=lambda: get_settings().min_capacity)
@@ -64,6 +68,7 @@ class ReportOptions:
     max_fit_figures: int | None = 100
     embed: bool = True
     reference_chemsys: str = "Li-Si"
+    generated_top: int = 3
 
 
 @dataclass
@@ -90,11 +95,6 @@ class Report:
         return [f.path for section in self.figures.values() for f in section]
 
 
-def slug(text: str) -> str:
-    """Return a file-name-safe version of an identifier."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
-
-
 def draw_figures(
     data: ReportData, folder: Path, options: ReportOptions
 ) -> dict[str, list[ReportFigure]]:
@@ -116,7 +116,8 @@ def draw_figures(
     -------
     dict[str, list[ReportFigure]]
         Section name (``capacity``, ``slope``, ``fits``, ``series``, ``structures``,
-        ``generation``) to its figures; sections without figures are absent.
+        ``generation-sweeps``, ``generation-best-<rank>``) to its figures; sections
+        without figures are absent.
     """
     out = folder / FIGURES_DIR
     for pattern in FIGURE_PATTERNS:
@@ -198,11 +199,8 @@ def draw_figures(
             f"#{rank} {candidate.formula}: the charged cell and its framework without Li "
             f"(conventional cell where small enough).",
         )
-    add(
-        "generation",
-        figures.generation_figure(data.generation, out / "generation_targets.png"),
-        "Generation runs: achieved against target property.",
-    )
+    for section, path, caption in draw_generation(data, out, options.generated_top):
+        add(section, path, caption)
     return drawn
 
 

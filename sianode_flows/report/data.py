@@ -1,14 +1,21 @@
-"""Gather what a report shows from a job store, through :mod:`sianode_flows.results`."""
+"""Gather what a report shows from a job store, through :mod:`sianode_flows.results`.
+
+Job outputs are single documents or lists of them (a ``verify`` job's samples, a
+``generation metrics`` job's metrics, a ``promote samples`` job's candidates): both
+are read, on the embedded (``MontyStore``) and on the in-memory store alike.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from monty.json import MontyDecoder
 
+from sianode_flows.jobs.promote import GENERATED
 from sianode_flows.results import (
     candidate_documents,
     failure_documents,
@@ -21,47 +28,138 @@ from sianode_flows.schemas import (
     FailureDocument,
     SlopeFitDocument,
 )
+from sianode_flows.schemas.base import SianodeDocument
+from sianode_flows.schemas.generation import (
+    ConditioningSweepDocument,
+    GeneratedStructureDocument,
+    GenerationMethod,
+    GenerationMetricsDocument,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from jobflow import JobStore
 
+    from sianode_flows.generative.target import GenerationTarget
+
 logger = logging.getLogger(__name__)
 
 NOT_SCREENED = "not screened"
 BELOW_CAPACITY = "below capacity"
+METHODS: tuple[str, ...] = get_args(GenerationMethod)
+"""Generation methods in the order the report shows them (the model first)."""
 
 
-@dataclass(frozen=True)
-class GenerationResults:
-    """What a generation run achieved against its targets (paper, Figure 5B).
+def is_generated(candidate_id: str, source: str | None = None) -> bool:
+    """Return whether a candidate (or its fit) was promoted from a generated sample.
 
     Parameters
     ----------
-    label
-        The run and its conditioned property, e.g. ``"run 1: R_t (A)"``.
-    targets
-        Target value given to the generator, one per generated structure.
-    achieved
-        Value computed for each generated structure, in the order of ``targets``.
+    candidate_id
+        The candidate's identifier; generated ones start with ``"generated:"``.
+    source
+        Its source, if known (``"generated"`` for generated ones).
+
+    Returns
+    -------
+    bool
+        Whether it is generated.
+    """
+    return candidate_id.startswith(f"{GENERATED}:") or source == GENERATED
+
+
+def target_key(target: GenerationTarget) -> str:
+    """Return a key that is equal for equal generation targets (sorted JSON)."""
+    return json.dumps(target.model_dump(mode="json"), sort_keys=True)
+
+
+@dataclass
+class GenerationData:
+    """What the generation runs of a store left (paper, Figure 5).
+
+    Parameters
+    ----------
+    samples
+        Verified generated samples (outputs of ``verify`` jobs), the newest of each
+        sample and target.
     metrics
-        Summary fractions of the run, e.g. validity, novelty, stability (0-1).
+        Metrics of each method of a run, the newest per method and target.
+    sweeps
+        Conditioning sweeps, the newest per method and swept property.
     """
 
-    label: str
-    targets: list[float]
-    achieved: list[float]
-    metrics: dict[str, float] = field(default_factory=dict)
+    samples: list[GeneratedStructureDocument] = field(default_factory=list)
+    metrics: list[GenerationMetricsDocument] = field(default_factory=list)
+    sweeps: list[ConditioningSweepDocument] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the store holds no generation document."""
+        return not (self.samples or self.metrics or self.sweeps)
+
+    def metrics_by_target(self) -> list[tuple[GenerationTarget, list[GenerationMetricsDocument]]]:
+        """Return the metrics grouped by target, each group in method order.
+
+        Returns
+        -------
+        list of tuple
+            ``(target, metrics)`` by increasing target R_t, then capacity; the
+            methods in the order ``model``, ``substitution``, ``pyxtal``.
+        """
+        groups: dict[str, list[GenerationMetricsDocument]] = {}
+        for doc in self.metrics:
+            groups.setdefault(target_key(doc.target), []).append(doc)
+        ordered = sorted(
+            groups.values(),
+            key=lambda docs: (
+                docs[0].target.channel_radius,
+                docs[0].target.capacity_mAh_g,
+                target_key(docs[0].target),
+            ),
+        )
+        return [(docs[0].target, sorted(docs, key=_method_order)) for docs in ordered]
+
+    def sample(
+        self, sample_id: str | None, target: GenerationTarget | None = None
+    ) -> GeneratedStructureDocument | None:
+        """Return the newest verified sample of an identifier, if the store has it.
+
+        Parameters
+        ----------
+        sample_id
+            The sample's identifier (method, seed and position).
+        target
+            Its generation target, to tell apart samples of a sweep (the same
+            identifier at every target); any target when ``None``.
+
+        Returns
+        -------
+        GeneratedStructureDocument or None
+            The sample, or ``None`` when the store has none of that identifier.
+        """
+        key = None if target is None else target_key(target)
+        found = [
+            s
+            for s in self.samples
+            if s.sample_id == sample_id and (key is None or target_key(s.target) == key)
+        ]
+        return max(found, key=lambda s: s.created_at) if found else None
 
 
-GenerationReader = Callable[[list[Any]], list[GenerationResults]]
+def _method_order(doc: GenerationMetricsDocument | ConditioningSweepDocument) -> int:
+    """Position of a document's method in :data:`METHODS` (unknown ones last)."""
+    return METHODS.index(doc.method) if doc.method in METHODS else len(METHODS)
 
-GENERATION_READERS: dict[str, GenerationReader] = {}
-"""Document class name -> function turning such documents into results to plot.
 
-Empty until generation runs store documents (their schema is not written yet):
-registering one reader here is all the report needs to show them."""
+def _newest[Doc: SianodeDocument](docs: Iterable[Doc], key: Callable[[Doc], Hashable]) -> list[Doc]:
+    """Return the newest document (``created_at``) of each key, in order of first key."""
+    newest: dict[Hashable, Doc] = {}
+    for doc in docs:
+        kept = newest.get(key(doc))
+        if kept is None or doc.created_at > kept.created_at:
+            newest[key(doc)] = doc
+    return list(newest.values())
 
 
 @dataclass
@@ -81,8 +179,8 @@ class ReportData:
     series
         Database series (R_t against lithiation), newest per chemical system.
     generation
-        What generation runs achieved against their targets (see
-        :func:`generation_results`).
+        Generated samples, metrics and conditioning sweeps (see
+        :func:`generation_data`).
     """
 
     location: str
@@ -90,12 +188,13 @@ class ReportData:
     candidates: list[CandidateDocument] = field(default_factory=list)
     failures: list[FailureDocument] = field(default_factory=list)
     series: list[DatabaseSeriesDocument] = field(default_factory=list)
-    generation: list[GenerationResults] = field(default_factory=list)
+    generation: GenerationData = field(default_factory=GenerationData)
 
     @property
     def is_empty(self) -> bool:
         """Whether the store holds nothing a report can show."""
-        return not (self.fits or self.candidates or self.failures or self.series or self.generation)
+        shown = self.fits or self.candidates or self.failures or self.series
+        return not shown and self.generation.is_empty
 
     def candidate(self, candidate_id: str) -> CandidateDocument | None:
         """Return the candidate document of an identifier, if the store has it."""
@@ -128,10 +227,21 @@ class ReportData:
 
 
 def _outputs(store: JobStore, class_name: str) -> Iterator[Any]:
-    """Yield the deserialized outputs of one document class (as ``results`` does)."""
+    """Yield the deserialized outputs of one document class, list outputs item by item.
+
+    The query matches a document output and a list output holding one such
+    document alike (MongoDB, mongomock and montydb match array elements); the
+    items of a list are yielded one by one, whatever their class.
+    """
     decoder = MontyDecoder()
     for doc in store.query({"output.@class": class_name}, properties=["output"], load=True):
-        yield decoder.process_decoded(doc["output"])
+        output = decoder.process_decoded(doc["output"])
+        yield from output if isinstance(output, list) else (output,)
+
+
+def _documents[Doc: SianodeDocument](store: JobStore, cls: type[Doc]) -> list[Doc]:
+    """Return every output (or item of a list output) of a document class."""
+    return [doc for doc in _outputs(store, cls.__name__) if isinstance(doc, cls)]
 
 
 def series_documents(store: JobStore) -> list[DatabaseSeriesDocument]:
@@ -157,31 +267,35 @@ def series_documents(store: JobStore) -> list[DatabaseSeriesDocument]:
     return [newest[key] for key in sorted(newest)]
 
 
-def generation_results(
-    store: JobStore, readers: dict[str, GenerationReader] | None = None
-) -> list[GenerationResults]:
-    """Return what the generation runs in a store achieved against their targets.
+def generation_data(store: JobStore) -> GenerationData:
+    """Read the generation documents of a store (paper, Figure 5).
 
     Parameters
     ----------
     store
         A connected job store.
-    readers
-        Document class name -> reader; :data:`GENERATION_READERS` by default.
 
     Returns
     -------
-    list[GenerationResults]
-        What each reader made of the documents of its class; empty when the store
-        holds none (the report then leaves the generation section out).
+    GenerationData
+        Verified samples (newest per sample and target), metrics (newest per method
+        and target) and conditioning sweeps (newest per method and property, in
+        method then property order); empty when the store holds none (the report
+        then leaves the generation section out).
     """
-    readers = GENERATION_READERS if readers is None else readers
-    results: list[GenerationResults] = []
-    for class_name, reader in readers.items():
-        documents = list(_outputs(store, class_name))
-        if documents:
-            results.extend(reader(documents))
-    return results
+    samples = _newest(
+        _documents(store, GeneratedStructureDocument),
+        lambda s: (s.sample_id, target_key(s.target)),
+    )
+    metrics = _newest(
+        _documents(store, GenerationMetricsDocument), lambda m: (m.method, target_key(m.target))
+    )
+    sweeps = _newest(_documents(store, ConditioningSweepDocument), lambda s: (s.method, s.property))
+    return GenerationData(
+        samples=samples,
+        metrics=metrics,
+        sweeps=sorted(sweeps, key=lambda s: (_method_order(s), s.property)),
+    )
 
 
 def gather(store: JobStore, location: str = "") -> ReportData:
@@ -198,7 +312,7 @@ def gather(store: JobStore, location: str = "") -> ReportData:
     -------
     ReportData
         Ranked fits, candidates (by capacity, highest first), failures, database
-        series and generation results.
+        series and generation documents.
     """
     data = ReportData(
         location=location,
@@ -206,14 +320,18 @@ def gather(store: JobStore, location: str = "") -> ReportData:
         candidates=sorted(candidate_documents(store), key=lambda c: -c.capacity_mAh_g),
         failures=failure_documents(store),
         series=series_documents(store),
-        generation=generation_results(store),
+        generation=generation_data(store),
     )
     logger.info(
-        "store %s: %d fits, %d candidates, %d failures, %d series",
+        "store %s: %d fits, %d candidates, %d failures, %d series, %d generated samples, "
+        "%d generation metrics, %d sweeps",
         location,
         len(data.fits),
         len(data.candidates),
         len(data.failures),
         len(data.series),
+        len(data.generation.samples),
+        len(data.generation.metrics),
+        len(data.generation.sweeps),
     )
     return data

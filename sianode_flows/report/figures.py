@@ -1,8 +1,9 @@
-"""Figures over all candidates: capacity against R_t, slope against capacity, generation.
+"""Figures over all candidates: capacity against R_t, slope against capacity.
 
-The paper's Figures 3 and 5B, and the slope of every screened candidate against its
-capacity. Each function writes one PNG and returns its path, or ``None`` when there
-is nothing to draw.
+The paper's Figure 3, and the slope of every screened candidate against its
+capacity (the generation figures, Figure 5, are in
+:mod:`sianode_flows.report.generation`). Each function writes one PNG and returns its
+path, or ``None`` when there is nothing to draw.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections import Counter
 from itertools import cycle
 from typing import TYPE_CHECKING
 
-import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
@@ -23,6 +23,7 @@ from sianode_flows.report.style import (
     PALETTE,
     STATUS_COLORS,
     VERDICTS,
+    legend_beside,
     legend_text,
     save,
 )
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.transforms import Bbox
 
-    from sianode_flows.report.data import GenerationResults
     from sianode_flows.schemas import CandidateDocument, SlopeFitDocument
 
 LOG_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0, 10.0)
@@ -266,14 +266,7 @@ def slope_capacity_plot(
         for number, text in placed.key:
             legend_text(handles, f"{number}: {text}")
     # beside the axes, so that it hides no point and no label
-    ax.legend(
-        handles=handles,
-        fontsize=8,
-        loc="upper left",
-        bbox_to_anchor=(1.02, 1.0),
-        borderaxespad=0,
-        framealpha=0.9,
-    )
+    legend_beside(ax, handles)
     return fig
 
 
@@ -304,48 +297,3 @@ def slope_capacity_figure(
     """
     fig = slope_capacity_plot(fits, reference_chemsys=reference_chemsys, label_limit=label_limit)
     return None if fig is None else save(fig, path)
-
-
-def _generation_panel(ax: Axes, result: GenerationResults) -> None:
-    targets = np.asarray(result.targets, dtype=float)
-    achieved = np.asarray(result.achieved, dtype=float)
-    ax.scatter(targets, achieved, s=14, alpha=0.6, color="#1f77b4", label="generated")
-    distinct = np.unique(targets)
-    if distinct.size <= 12:
-        medians = [float(np.median(achieved[targets == t])) for t in distinct]
-        ax.plot(distinct, medians, "D", color="black", markersize=6, label="median")
-    span = [min(targets.min(), achieved.min()), max(targets.max(), achieved.max())]
-    ax.plot(span, span, color="grey", linestyle="--", linewidth=1, label="achieved = target")
-    text = "\n".join(f"{name}: {value:.1%}" for name, value in result.metrics.items())
-    if text:
-        ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8)
-    ax.set_xlabel("target")
-    ax.set_ylabel("achieved")
-    ax.set_title(result.label, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
-
-
-def generation_figure(results: Sequence[GenerationResults], path: Path) -> Path | None:
-    """Plot achieved against target properties of generation runs (paper, Figure 5B).
-
-    Parameters
-    ----------
-    results
-        One entry per run and conditioned property (see
-        :func:`sianode_flows.report.data.generation_results`).
-    path
-        PNG to write.
-
-    Returns
-    -------
-    Path or None
-        The PNG written, or ``None`` without generation results.
-    """
-    drawn = [r for r in results if r.targets]
-    if not drawn:
-        return None
-    fig = Figure(figsize=(4.6 * len(drawn), 4.4))
-    for index, result in enumerate(drawn, start=1):
-        _generation_panel(fig.add_subplot(1, len(drawn), index), result)
-    return save(fig, path)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from sianode_flows.report.data import GENERATED, is_generated
 from sianode_flows.report.style import STATUS_COLORS
 from sianode_flows.results import summary_row
 
@@ -49,6 +50,11 @@ figure { margin: 0; } figure img { width: 100%; height: auto; border: 1px solid 
 figcaption { font-size: 0.85rem; color: #444; }
 .wide img { max-width: 900px; }
 details summary { cursor: pointer; font-weight: 600; }
+td[data-tag]::after { content: attr(data-tag); display: inline-block; margin-left: 0.4em;
+       padding: 0 0.35em; border-radius: 3px; background: #efe4fb; color: #5b2a86;
+       font-size: 0.7rem; font-weight: 600; }
+h3 { margin-top: 1.6rem; } h4 { margin: 1.2rem 0 0.3rem; font-weight: 600; }
+tr.control td { font-style: italic; background: #f6f6f6; }
 """
 
 
@@ -111,12 +117,17 @@ class ReportFigure:
 
 @dataclass(frozen=True)
 class Cell:
-    """A table cell: the text shown, and the value behind it (numbers)."""
+    """A table cell: the text shown, and the value behind it (numbers).
+
+    A ``tag`` is shown as a small label after the text (drawn by the style sheet
+    from the cell's ``data-tag``, so the cell's text stays the value alone).
+    """
 
     text: str
     value: Any = None
     field: str | None = None
     numeric: bool = False
+    tag: str | None = None
 
 
 def number(value: float | None, spec: str, field: str | None = None) -> Cell:
@@ -185,6 +196,8 @@ def table_html(
         cells = []
         for cell in row:
             extra = f' data-field="{escape(cell.field)}"' if cell.field else ""
+            if cell.tag:
+                extra += f' data-tag="{escape(cell.tag)}"'
             if cell.numeric:
                 value = "" if cell.value is None else repr(cell.value)
                 extra += f' data-value="{escape(value)}"'
@@ -224,7 +237,9 @@ def fits_table(fits: Sequence[SlopeFitDocument]) -> str:
     The verdict comes right after the formula, so that it shows however narrow the
     window; the numbers follow. The columns are fields of
     :func:`sianode_flows.results.summary_row`; the optional ones
-    (:data:`OPTIONAL_COLUMNS`) are left out when no fit has them.
+    (:data:`OPTIONAL_COLUMNS`) are left out when no fit has them. Candidates promoted
+    from generated samples carry a ``generated`` tag beside their identifier and the
+    row class ``generated``.
     """
     summaries = [summary_row(fit) for fit in fits]
     columns = [
@@ -245,10 +260,14 @@ def fits_table(fits: Sequence[SlopeFitDocument]) -> str:
     for index, (fit, summary) in enumerate(zip(fits, summaries, strict=True), start=1):
         row = [number(index, "d", "rank"), Cell(summary["formula"] or "-", field="formula")]
         row.append(Cell(summary["verdict"], field="verdict"))
-        row += [Cell(summary[k] or "-", field=k) for k in ("candidate_id", "source", "source_id")]
+        generated = is_generated(fit.candidate_id, fit.source)
+        tag = GENERATED if generated else None
+        row.append(Cell(summary["candidate_id"] or "-", field="candidate_id", tag=tag))
+        row += [Cell(summary[k] or "-", field=k) for k in ("source", "source_id")]
         row += [number(summary.get(name), spec, name) for name, _, spec in columns]
         rows.append(row)
-        attrs.append({"class": status_class(fit.verdict), "data-candidate-id": fit.candidate_id})
+        css = status_class(fit.verdict) + (" generated" if generated else "")
+        attrs.append({"class": css, "data-candidate-id": fit.candidate_id})
     return table_html(headers, rows, "ranked-candidates", attrs)
 
 
@@ -272,7 +291,11 @@ def candidates_table(candidates: Sequence[CandidateDocument], status: dict[str, 
             [
                 Cell(c.formula, field="formula"),
                 Cell(state, field="status"),
-                Cell(c.candidate_id, field="candidate_id"),
+                Cell(
+                    c.candidate_id,
+                    field="candidate_id",
+                    tag=GENERATED if is_generated(c.candidate_id, c.source) else None,
+                ),
                 Cell(c.chemsys, field="chemsys"),
                 number(c.nsites, "d", "nsites"),
                 number(c.capacity_mAh_g, ".1f", "capacity_mAh_g"),

@@ -8,6 +8,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from sianode_flows import __version__
+from sianode_flows.report.generation import generation_html, has_generation
 from sianode_flows.report.html import (
     STYLE,
     candidates_table,
@@ -59,6 +60,8 @@ def _header(data: ReportData) -> str:
         _badge("failures", len(data.failures)),
         _badge("database series", len(data.series)),
     ]
+    if not data.generation.is_empty:
+        badges.append(_badge("generated samples", len(data.generation.samples)))
     return (
         "<header><h1>sianode-flows report</h1>"
         f'<p class="meta">store <code>{escape(data.location or "-")}</code> &middot; '
@@ -153,20 +156,12 @@ def render_page(
                 _grid(figures["structures"], embed),
             )
         )
-    if data.generation:
-        metrics = "".join(
-            f"<li>{escape(r.label)}: "
-            + ", ".join(f"{escape(k)} {v:.1%}" for k, v in r.metrics.items())
-            + "</li>"
-            for r in data.generation
-            if r.metrics
-        )
+    if has_generation(data):
         parts.append(
             _section(
                 "generation",
-                "Generation runs",
-                (f"<ul>{metrics}</ul>" if metrics else "")
-                + _grid(figures.get("generation", []), embed),
+                "Generation (Figure 5)",
+                generation_html(data, figures, options.generated_top, embed),
             )
         )
     if data.candidates:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, get_args
+import re
+from typing import TYPE_CHECKING, Any, get_args
 
 from matplotlib.lines import Line2D
 
@@ -57,3 +58,20 @@ def save(fig: Figure, path: Path) -> Path:
 def legend_text(handles: list, text: str) -> None:
     """Add a line of text to a legend (an invisible handle)."""
     handles.append(Line2D([], [], linestyle="none", label=text))
+
+
+def slug(text: str) -> str:
+    """Return a file-name-safe version of an identifier."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def legend_beside(ax: Any, handles: list) -> None:
+    """Put a legend beside the axes (upper left outside), where it hides no point."""
+    ax.legend(
+        handles=handles,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0,
+        framealpha=0.9,
+    )

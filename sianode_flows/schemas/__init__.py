@@ -19,11 +19,14 @@ from sianode_flows.schemas.fit import (
     VerdictRule,
 )
 from sianode_flows.schemas.generation import (
+    ConditioningSweepDocument,
     GeneratedStructureDocument,
     GenerationMethod,
     GenerationMetricsDocument,
+    TargetOutcome,
 )
 from sianode_flows.schemas.harvest import HarvestDocument, SourceSummary, StageSummary
+from sianode_flows.schemas.hull import HullDocument, HullEntry
 from sianode_flows.schemas.selection import CandidateSelectionDocument, StructureRecord
 from sianode_flows.schemas.series import DatabaseSeriesDocument, SeriesPoint
 from sianode_flows.schemas.summary import CandidateSummaryDocument
@@ -34,6 +37,7 @@ __all__ = [
     "CandidateSummaryDocument",
     "ChannelDocument",
     "ChannelPoint",
+    "ConditioningSweepDocument",
     "CrossCheckDocument",
     "DatabaseSeriesDocument",
     "DelithiatedConfiguration",
@@ -44,6 +48,8 @@ __all__ = [
     "GenerationMethod",
     "GenerationMetricsDocument",
     "HarvestDocument",
+    "HullDocument",
+    "HullEntry",
     "Provenance",
     "RelaxationSummary",
     "SamplingRound",
@@ -53,6 +59,7 @@ __all__ = [
     "StageSummary",
     "StopReason",
     "StructureRecord",
+    "TargetOutcome",
     "Verdict",
     "VerdictRule",
 ]

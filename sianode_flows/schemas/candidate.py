@@ -43,6 +43,11 @@ class CandidateDocument(SianodeDocument):
         None,
         description="CAVD channel radius R_t of the charged structure, unrelaxed (A).",
     )
+    e_above_hull: float | None = Field(
+        None,
+        description="Energy above the reference hull of its system (eV/atom); set for "
+        "generated candidates, judged with the verification potential.",
+    )
 
     @property
     def source(self) -> str:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, BaseModel, Field
 from pymatgen.core import Structure
 
 from sianode_flows.generative.target import GenerationTarget
 from sianode_flows.schemas.base import SianodeDocument
 
 GenerationMethod = Literal["model", "substitution", "pyxtal"]
+
+HULL_TOLERANCES = (0.1, 0.0)
+"""Energies above the hull (eV/atom) counted as stable: the literature's two conventions."""
+
+R_T_HIT_TOLERANCE = 0.2
+"""A sample hits its R_t target within this distance (A)."""
+
+CAPACITY_HIT_TOLERANCE = 0.15
+"""A sample hits its capacity target within this fraction of the target."""
 
 
 class GeneratedStructureDocument(SianodeDocument):
@@ -46,11 +55,45 @@ class GeneratedStructureDocument(SianodeDocument):
     )
     relax_converged: bool | None = Field(None, description="Whether the relaxation converged.")
     relax_steps: int | None = Field(None, description="Optimizer steps of the relaxation.")
-    stable: bool | None = Field(
+    energy_change_stable: bool | None = Field(
         None,
-        description="Valid, relaxed without failure and energy change below 4 %; "
-        "None when not relaxed.",
+        validation_alias=AliasChoices("energy_change_stable", "stable"),
+        description="The paper's own criterion, kept as its figure: valid, relaxed without "
+        "failure and |dE|/|E| below 4 %; None when not relaxed. Not a stability verdict: "
+        "see e_above_hull.",
     )
+    chemsys: str | None = Field(None, description="Chemical system, e.g. 'Li-Si-Ge'.")
+    e_above_hull: float | None = Field(
+        None,
+        description="Energy of the relaxed sample above the reference hull of its system "
+        "(eV/atom, same potential and settings); None when not relaxed or no hull.",
+    )
+    decomposition: dict[str, float] = Field(
+        default_factory=dict,
+        description="Hull phases the sample decomposes into, formula -> fraction of atoms "
+        "(the sample's own formula alone when it is on the hull).",
+    )
+    hull_key: str | None = Field(None, description="Key of the HullDocument judged against.")
+    li_per_host: float | None = Field(None, description="Li atoms per host (non-Li) atom.")
+    over_lithiated: bool | None = Field(
+        None,
+        description="More Li per host atom than the most lithiated known phase of its system "
+        "(plated Li rather than an anode); never on target for capacity.",
+    )
+    hull_stable: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Tolerance (eV/atom, as text: '0.1', '0.0') -> converged and within it of "
+        "the hull. An unconverged sample is never stable.",
+    )
+    sun: dict[str, bool | None] = Field(
+        default_factory=dict,
+        description="Tolerance -> stable, unique and novel (S.U.N.); None when novelty "
+        "was not judged.",
+    )
+    capacity_hit: bool | None = Field(
+        None, description="Capacity within 15 % of the target and not over-lithiated."
+    )
+    r_t_hit: bool | None = Field(None, description="R_t within 0.2 A of the target.")
     capacity_mAh_g: float | None = Field(
         None, description="Gravimetric capacity (mAh/g); None without Li or host."
     )
@@ -91,8 +134,34 @@ class GenerationMetricsDocument(SianodeDocument):
     required_elements_rate: float = Field(
         ..., description="Fraction of samples with every required and no forbidden element."
     )
-    stable_rate: float | None = Field(
-        None, description="Fraction of samples that are stable; None when none was relaxed."
+    energy_change_stable_rate: float | None = Field(
+        None,
+        validation_alias=AliasChoices("energy_change_stable_rate", "stable_rate"),
+        description="The paper's figure: fraction of samples whose energy changed by less "
+        "than 4 % on relaxation; None when none was relaxed.",
+    )
+    hull_stable_rate: dict[str, float] = Field(
+        default_factory=dict,
+        description="Tolerance (eV/atom) -> fraction of samples converged and within it of "
+        "the hull.",
+    )
+    sun_rate: dict[str, float] = Field(
+        default_factory=dict,
+        description="Tolerance (eV/atom) -> fraction of samples stable, unique and novel.",
+    )
+    over_lithiated_rate: float | None = Field(
+        None, description="Fraction of samples with more Li per host than any known phase."
+    )
+    e_above_hull: dict[str, float | int | None] = Field(
+        default_factory=dict,
+        description="Energy above hull statistics (eV/atom): count, median, p25, p75.",
+    )
+    r_t_hit_rate: float | None = Field(
+        None, description="Fraction of samples whose R_t is within 0.2 A of the target."
+    )
+    capacity_hit_rate: float | None = Field(
+        None,
+        description="Fraction of samples within 15 % of the capacity target, not over-lithiated.",
     )
     capacity: dict[str, float | int | None] = Field(
         default_factory=dict,
@@ -107,4 +176,55 @@ class GenerationMetricsDocument(SianodeDocument):
     )
     target: GenerationTarget = Field(
         default_factory=GenerationTarget, description="Conditions of the generation run."
+    )
+
+
+class TargetOutcome(BaseModel):
+    """What the samples drawn for one target value achieved."""
+
+    target: float | None = Field(..., description="Target value; None for the control.")
+    n_samples: int = Field(..., description="Samples drawn.")
+    achieved: list[float] = Field(
+        default_factory=list, description="Achieved value of every sample that has one."
+    )
+    median: float | None = Field(None, description="Median achieved value.")
+    p25: float | None = Field(None, description="First quartile.")
+    p75: float | None = Field(None, description="Third quartile.")
+    hit_rate: float | None = Field(
+        None, description="Fraction of the samples within the tolerance of the target."
+    )
+
+
+class ConditioningSweepDocument(SianodeDocument):
+    """Whether changing a condition changes what the generator makes (paper, Figure 5B).
+
+    Samples are drawn at several target values of one property (the other condition
+    fixed) and, as the control, with conditions drawn from the training labels
+    (the model's unconditional distribution).
+    """
+
+    method: GenerationMethod = Field("model", description="What generated the samples.")
+    checkpoint: str | None = Field(None, description="Checkpoint of the model.")
+    property: Literal["r_t", "capacity"] = Field(..., description="The swept condition.")
+    unit: str = Field(..., description="Unit of the property.")
+    tolerance: float = Field(
+        ..., description="Hit tolerance: A for R_t, a fraction of the target for capacity."
+    )
+    relaxed: bool = Field(..., description="Whether achieved values are of relaxed samples.")
+    base_target: dict = Field(
+        default_factory=dict, description="The GenerationTarget the swept values replace."
+    )
+    seed: int = Field(0, description="Seed of the sampling.")
+    outcomes: list[TargetOutcome] = Field(
+        default_factory=list, description="One per target value, in increasing order."
+    )
+    control: TargetOutcome | None = Field(
+        None, description="Samples with conditions drawn from the training labels."
+    )
+    spearman_rho: float | None = Field(
+        None, description="Spearman's rho between target and achieved over every sample."
+    )
+    spearman_p: float | None = Field(None, description="Its p-value.")
+    monotone: bool | None = Field(
+        None, description="Whether the achieved medians rise with the target."
     )

@@ -55,3 +55,50 @@ def test_train_then_generate_stores_and_prints_metrics(tmp_path):
 def test_generate_without_a_checkpoint_says_so(tmp_path):
     result = CliRunner().invoke(app, ["generate", "-c", str(tmp_path / "none.pt")])
     assert result.exit_code == 1 and "sianode train" in result.output
+
+
+def tiny_checkpoint(tmp_path):
+    """Train a 3-epoch model on small cells and Li15Si4 through the CLI."""
+    data = tmp_path / "cells.csv.gz"
+    write_csv(data, [*small_cells().values(), *(r.structure for r in builtin_records())])
+    checkpoint = tmp_path / "tiny.pt"
+    trained = CliRunner().invoke(
+        app,
+        ["train", "-d", str(data), "-o", str(checkpoint), "--epochs", "3", "--max-atoms", "40",
+         "--workers", "1"],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert "saved" in trained.stdout  # the text summary prints (it once crashed)
+    return data, checkpoint
+
+
+def test_sweep_prints_one_row_per_target_and_the_control(tmp_path):
+    _, checkpoint = tiny_checkpoint(tmp_path)
+    result = CliRunner().invoke(
+        app,
+        ["sweep", "-c", str(checkpoint), "-t", "1.2", "-t", "0.6", "-n", "3",
+         "--store", str(tmp_path / "store"), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sweep = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sweep["property"] == "r_t" and sweep["relaxed"] is False
+    assert [o["target"] for o in sweep["outcomes"]] == [0.6, 1.2]
+    assert all(o["n_samples"] == 3 for o in sweep["outcomes"])
+    assert sweep["control"]["target"] is None and sweep["control"]["n_samples"] == 3
+
+
+def test_discover_ranks_known_candidates_and_reports_promotions(tmp_path):
+    data, checkpoint = tiny_checkpoint(tmp_path)
+    store = tmp_path / "store"
+    result = CliRunner().invoke(
+        app,
+        ["discover", "-c", str(checkpoint), "--samples", "3", "--configs", "3", "--steps", "3",
+         "--keep-unconverged", "--verify-steps", "5", "--store", str(store), "-d", str(data)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "known and generated" in result.stdout
+    for formula in ("Li15Si4", "Li30Si7Ge"):
+        assert formula in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "of 3 generated samples promoted" in text
+    assert "sianode report --store" in text

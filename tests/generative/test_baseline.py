@@ -96,3 +96,25 @@ def test_pyxtal_samples_have_the_composition_and_are_reproducible():
             Composition("Li2Si"),
             Composition("Li3SiGe"),
         )
+
+
+def test_substitution_draws_only_what_can_reach_the_capacity_target():
+    from sianode_flows.analysis.capacity import gravimetric_capacity
+
+    li_si = Structure.from_spacegroup(
+        "Pm-3m", [[3.0, 0, 0], [0, 3.0, 0], [0, 0, 3.0]], ["Li", "Si"], [[0, 0, 0], [0.5] * 3]
+    ) * (2, 1, 1)  # Li2Si2, 954 mAh/g: no substitution brings it to 1,500
+    both = [li_si, li15si4()]
+    anything = substitution_baseline(both, GenerationTarget(min_capacity_mAh_g=0.0), n=12, seed=2)
+    assert any(s.composition["Li"] == 2 for s in anything)  # LiSi is drawn without a target
+    aimed = substitution_baseline(both, GenerationTarget(min_capacity_mAh_g=1500.0), n=12, seed=2)
+    assert len(aimed) == 12
+    assert all(gravimetric_capacity(s) >= 1500.0 for s in aimed)
+    assert all(s.composition["Li"] == 30 for s in aimed)  # all from Li15Si4 (Li30Si8)
+    # heavy substituents on up to half the Si sites can drop below: such products are redrawn
+    heavy = substitution_baseline(
+        both, GenerationTarget(min_capacity_mAh_g=2000.0), n=20, seed=2, substituents=("Sb",)
+    )
+    assert len(heavy) == 20 and all(gravimetric_capacity(s) >= 2000.0 for s in heavy)
+    with pytest.raises(ValueError, match="no reference can reach 1500 mAh/g"):
+        substitution_baseline([li_si], GenerationTarget(min_capacity_mAh_g=1500.0), n=1, seed=0)

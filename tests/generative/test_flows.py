@@ -61,7 +61,7 @@ def test_verify_flow_stores_a_document_per_sample(li15si4_reference, overlapping
             abs(doc.final_energy_per_atom - doc.initial_energy_per_atom)
             / abs(doc.initial_energy_per_atom)
         )
-        assert doc.stable == (doc.energy_change_fraction < 0.04)
+        assert doc.energy_change_stable == (doc.energy_change_fraction < 0.04)
         assert doc.capacity_mAh_g > 1500 and doc.capacity_on_target
         assert 1.0 < doc.r_t < 2.2
         assert doc.r_t_error == pytest.approx(abs(doc.r_t - 1.6))
@@ -69,7 +69,7 @@ def test_verify_flow_stores_a_document_per_sample(li15si4_reference, overlapping
         assert doc.unique is not None
     bad = docs[2]
     assert bad.valid is False and "apart" in bad.invalid_reason
-    assert bad.relaxed_structure is None and bad.r_t is None and bad.stable is False
+    assert bad.relaxed_structure is None and bad.r_t is None and bad.energy_change_stable is False
     assert bad.unique is None and bad.novel is None
 
     # structures go to the data store
@@ -85,7 +85,7 @@ def test_verify_flow_stores_a_document_per_sample(li15si4_reference, overlapping
     assert metrics.required_elements_rate == 1.0
     assert metrics.capacity["count"] == 3  # the invalid sample still has a composition
     assert metrics.r_t["count"] == 2
-    assert metrics.stable_rate is not None
+    assert metrics.energy_change_stable_rate is not None
 
 
 def test_baseline_then_verify_without_relaxation(memory_store):
@@ -97,12 +97,12 @@ def test_baseline_then_verify_without_relaxation(memory_store):
     assert 1 <= len(docs) <= 2
     for doc in docs:
         assert doc.method == "pyxtal" and doc.formula == "Li2Si"
-        assert doc.relaxed_structure is None and doc.stable is None
+        assert doc.relaxed_structure is None and doc.energy_change_stable is None
         assert doc.novel is None
         if doc.valid:
             assert doc.r_t is not None or doc.error is not None
     (metrics,) = verify.output.resolve(memory_store)
-    assert metrics.stable_rate is None and metrics.novelty_rate is None
+    assert metrics.energy_change_stable_rate is None and metrics.novelty_rate is None
 
 
 def test_metrics_has_one_document_per_method(li15si4_reference, overlapping, memory_store):
@@ -150,9 +150,13 @@ def test_failed_relaxations_become_error_documents(li15si4_reference, monkeypatc
     good, failed = verify_structures(samples, "substitution", target, seed=4)
     assert good.error is None and good.relaxed_structure is not None
     assert good.energy_change_fraction == pytest.approx(0.01)
-    assert good.stable is True and good.r_t is not None
+    assert good.energy_change_stable is True and good.r_t is not None
     assert failed.error == "relax: non-finite energy"
-    assert failed.stable is False and failed.r_t is None and failed.relaxed_structure is None
+    assert (
+        failed.energy_change_stable is False
+        and failed.r_t is None
+        and failed.relaxed_structure is None
+    )
     assert failed.initial_energy_per_atom == pytest.approx(-100.0 / len(samples[1]))
 
     def broken(*args, **kwargs):
@@ -161,7 +165,7 @@ def test_failed_relaxations_become_error_documents(li15si4_reference, monkeypatc
     monkeypatch.setattr(forcefields, "relax_structures", broken)
     docs = verify_structures(samples, "substitution", target, seed=4)
     assert all(d.error == "relax: RuntimeError: no model" for d in docs)
-    assert all(d.valid and d.stable is False for d in docs)
+    assert all(d.valid and d.energy_change_stable is False for d in docs)
 
 
 def test_generate_then_verify_with_a_trained_checkpoint(tmp_path, memory_store):

@@ -131,6 +131,45 @@ def test_sampling_reproducible_and_valid(trained):
         model.sample(1, GenerationTarget(forbidden_elements=("Si",)), seed=0)
 
 
+def test_distinct_sampling_returns_mutually_different_structures(trained):
+    from sianode_flows.generative.metrics import unique_mask
+    from sianode_flows.generative.sampling import sample_distinct
+
+    model, target = trained.model, GenerationTarget()
+    plain = model.sample(12, target, seed=5)
+    distinct = sample_distinct(model, 12, target, seed=5)
+    assert len(distinct) == 12 and all(unique_mask(distinct))
+    # the first round is the plain draw: its distinct samples come first, in order
+    kept = [s for s, new in zip(plain, unique_mask(plain), strict=True) if new]
+    assert distinct[: len(kept)] == kept
+
+
+def test_selected_sampling_keeps_the_samples_nearest_the_target(trained):
+    from sianode_flows.analysis.channel import channel_radii_many
+    from sianode_flows.generative.sampling import sample_selected, target_distance
+
+    model, target = trained.model, GenerationTarget(capacity_mAh_g=1500.0, channel_radius=1.0)
+    drawn = model.sample(12, target, seed=6)  # what a 3x oversampling of 4 draws
+    kept = sample_selected(model, 4, target, seed=6, oversample=3)
+    radii = [None if isinstance(r, Exception) else r.r_t for r in channel_radii_many(drawn)]
+    distances = sorted(target_distance(s, r, target) for s, r in zip(drawn, radii, strict=True))
+    kept_radii = [r.r_t for r in channel_radii_many(kept)]
+    kept_distances = [target_distance(s, r, target) for s, r in zip(kept, kept_radii, strict=True)]
+    assert kept_distances == pytest.approx(distances[:4])
+    assert sample_selected(model, 4, target, seed=6, oversample=1) == model.sample(4, target, 6)
+
+
+def test_conditions_per_sample_and_temperature(trained):
+    model, target = trained.model, GenerationTarget()
+    labels = trained.condition_labels
+    assert len(labels) == trained.n_train and all(len(pair) == 2 for pair in labels)
+    drawn = model.sample(3, target, seed=2, conditions=labels[:3])
+    assert len(drawn) == 3 and drawn != model.sample(3, target, seed=2)
+    with pytest.raises(ValueError, match="2 conditions for 3 samples"):
+        model.sample(3, target, seed=2, conditions=labels[:2])
+    assert model.sample(3, target, seed=2, temperature=2.0) != model.sample(3, target, seed=2)
+
+
 def test_checkpoint_round_trip(trained, tmp_path):
     path = save_checkpoint(tmp_path / "model.pt", trained.model, trained.summary())
     loaded = load_checkpoint(path)

@@ -13,6 +13,7 @@ from PIL import Image
 from sianode_flows.report import ReportData, ReportOptions, build_report
 from sianode_flows.report.build import draw_figures
 from sianode_flows.report.page import render_page
+from tests.report.generation_docs import fill, generation_documents
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -103,3 +104,51 @@ def test_verdicts_show_in_a_1400_px_window(verdict_fits, tmp_path):
     visible_right = min(measured["window"], measured["box"][1])
     for cell in measured["cells"]:
         assert visible_left <= cell["left"] and cell["right"] <= visible_right, cell
+
+
+# Run in a copy of the page once everything has loaded: each image and table of the
+# generation section, whether the image decoded and what of each shows.
+MEASURE_GENERATION = """<script>
+window.addEventListener("load", () => {
+  const section = document.getElementById("generation");
+  const box = (element) => element.getBoundingClientRect();
+  const images = [...section.querySelectorAll("img")].map((img) => ({
+    file: img.dataset.file, complete: img.complete, natural: img.naturalWidth,
+    width: box(img).width, height: box(img).height,
+  }));
+  const tables = [...section.querySelectorAll("table")].map((table) => ({
+    id: table.id, rows: table.tBodies[0].rows.length, width: box(table).width,
+    height: box(table).height, shown: table.offsetParent !== null,
+  }));
+  document.body.dataset.measured = JSON.stringify({images, tables});
+});
+</script>"""
+
+
+def test_generation_section_renders(memory_store, tmp_path):
+    fill(memory_store, generation_documents())
+    report = build_report(memory_store, tmp_path / "site")
+    measured = report.page.with_name("measured.html")
+    measured.write_text(report.page.read_text().replace("</body>", MEASURE_GENERATION + "</body>"))
+    dom = chromium(measured, tmp_path / "profile", "--dump-dom", "--window-size=1400,900").stdout
+    found = json.loads(unescape(re.search(r'data-measured="([^"]*)"', dom).group(1)))
+    files = [image["file"] for image in found["images"]]
+    assert files == [
+        "figures/generation_sweep_model_r_t.png",
+        "figures/generation_best_01_generated_Li30Si7Ge_0123456789_structure.png",
+        "figures/generation_best_01_generated_Li30Si7Ge_0123456789_fit.png",
+    ]
+    for image in found["images"]:  # decoded, and laid out at a readable size
+        assert image["complete"] and image["natural"] > 600, image
+        assert image["width"] > 300 and image["height"] > 200, image
+    tables = {table["id"]: table for table in found["tables"]}
+    assert set(tables) == {
+        "generation-metrics-1",
+        "generation-metrics-2",
+        "conditioning-sweeps",
+        "sweep-model-r_t",
+        "generated-best",
+    }
+    for table in tables.values():
+        assert table["shown"] and table["width"] > 100 and table["height"] > 30, table
+    assert tables["sweep-model-r_t"]["rows"] == 5  # four targets and the control

@@ -7,7 +7,7 @@ from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
 
 from sianode_flows.makers import ScreeningMaker
-from sianode_flows.report import GenerationResults, ReportData, ReportOptions, build_report
+from sianode_flows.report import ReportData, ReportOptions, build_report
 from sianode_flows.report.build import slug
 from sianode_flows.report.figures import _category_colors
 from sianode_flows.report.html import FIT_COLUMNS, OPTIONAL_COLUMNS
@@ -16,6 +16,13 @@ from sianode_flows.report.style import STATUS_COLORS, VERDICTS
 from sianode_flows.results import fit_documents, rank, summary_row
 from sianode_flows.schemas import StructureRecord
 from tests.report.conftest import bad_record, store_documents
+from tests.report.generation_docs import (
+    MODEL_METRICS,
+    TARGET,
+    generation_metrics,
+    metrics_of,
+    store_outputs,
+)
 from tests.report.tables import parse_page
 
 NUMBERS = [name for name, _, _ in FIT_COLUMNS]
@@ -143,23 +150,17 @@ def test_rebuild_removes_stale_figures_and_limits(screened_store, tmp_path):
     assert slug("mp:mp-1/x y") == "mp_mp-1_x_y"
 
 
-def test_generation_section_appears_with_a_registered_reader(screened_store, tmp_path, monkeypatch):
-    from sianode_flows.report import data
-
-    def reader(fits):
-        # stands in for the generation reader: exercises the hook, not the science
-        targets = [f.r_t_charged for f in fits]
-        return [
-            GenerationResults("R_t (A)", targets, [f.points[0].r_t for f in fits], {"valid": 1.0})
-        ]
-
-    monkeypatch.setitem(data.GENERATION_READERS, "SlopeFitDocument", reader)
-    report = build_report(screened_store, tmp_path / "out", ReportOptions(top=0))
-    assert [f.path.name for f in report.figures["generation"]] == ["generation_targets.png"]
-    assert 'id="generation"' in report.page.read_text()
-    monkeypatch.delitem(data.GENERATION_READERS, "SlopeFitDocument")
-    report = build_report(screened_store, tmp_path / "out", ReportOptions(top=0))
-    assert "generation" not in report.figures and 'id="generation"' not in report.page.read_text()
+def test_generation_section_only_with_generation_documents(memory_store, verdict_fits, tmp_path):
+    store_documents(memory_store, *verdict_fits)
+    report = build_report(memory_store, tmp_path / "out", ReportOptions(top=0))
+    assert 'id="generation"' not in report.page.read_text()
+    assert not [name for name in report.figures if name.startswith("generation")]
+    # the same store with a generation run: the section follows the screening's
+    metrics = metrics_of("model", MODEL_METRICS, TARGET)
+    store_outputs(memory_store, generation_metrics, [metrics])
+    text = build_report(memory_store, tmp_path / "out", ReportOptions(top=0)).page.read_text()
+    assert 'id="generation"' in text and 'id="generation-metrics-1"' in text
+    assert text.index('id="fits"') < text.index('id="generation"')
 
 
 def test_page_shows_every_verdict(verdict_fits):

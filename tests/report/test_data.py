@@ -3,9 +3,8 @@
 from sianode_flows.report.data import (
     BELOW_CAPACITY,
     NOT_SCREENED,
-    GenerationResults,
     gather,
-    generation_results,
+    generation_data,
     series_documents,
 )
 from sianode_flows.results import candidate_documents, failure_documents, fit_documents
@@ -23,7 +22,7 @@ def test_gather_reads_a_screening_store(screened_store):
     assert data.candidates[0].capacity_mAh_g >= data.candidates[1].capacity_mAh_g
     assert [f.input for f in data.failures] == [f.input for f in failure_documents(screened_store)]
     assert [f.input for f in data.failures] == ["test:no-li"]
-    assert data.series == [] and data.generation == []
+    assert data.series == [] and data.generation.is_empty
     verdicts = {f.candidate_id: f.verdict for f in data.fits}
     assert data.status(1500) == verdicts
     # an unfitted candidate is below the capacity line or not screened yet
@@ -46,17 +45,8 @@ def test_series_documents_newest_per_chemical_system(memory_store, series_docume
     assert found[1].slope == series_document.slope
 
 
-def test_generation_hook_reads_registered_document_classes(screened_store, memory_store):
-    assert generation_results(screened_store) == []  # no reader registered yet
-
-    def reader(fits):
-        # stands in for a generation reader: the plumbing, not the science
-        return [
-            GenerationResults(
-                "R_t (A)", [f.r_t_charged for f in fits], [f.points[0].r_t for f in fits]
-            )
-        ]
-
-    found = generation_results(screened_store, {"SlopeFitDocument": reader})
-    assert len(found) == 1 and len(found[0].targets) == 2
-    assert generation_results(memory_store, {"SlopeFitDocument": reader}) == []
+def test_a_store_without_generation_documents_has_no_generation_data(screened_store, memory_store):
+    for store in (screened_store, memory_store):
+        generation = generation_data(store)
+        assert generation.is_empty
+        assert (generation.samples, generation.metrics, generation.sweeps) == ([], [], [])

@@ -4,10 +4,8 @@ import itertools
 
 import pytest
 
-from sianode_flows.report.data import GenerationResults
 from sianode_flows.report.figures import (
     capacity_channel_figure,
-    generation_figure,
     slope_capacity_figure,
     slope_capacity_plot,
 )
@@ -78,12 +76,3 @@ def test_capacity_channel_figure(screened_store, tmp_path):
     without = [c.model_copy(update={"r_t_charged": None}) for c in candidates]
     kwargs = {"min_capacity": 1500, "r_t_window": (1.5, 2.5), "color_title": "source"}
     assert capacity_channel_figure(without, sources, tmp_path / "x.png", **kwargs) is None
-
-
-def test_generation_figure_only_with_results(tmp_path):
-    assert generation_figure([], tmp_path / "g.png") is None
-    assert generation_figure([GenerationResults("R_t", [], [])], tmp_path / "g.png") is None
-    result = GenerationResults(
-        "R_t (A)", [1.5, 1.5, 2.0, 2.0], [1.42, 1.61, 1.83, 2.12], {"valid": 0.75}
-    )
-    assert_png(generation_figure([result], tmp_path / "g.png"))
