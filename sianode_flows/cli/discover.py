@@ -141,8 +141,10 @@ def discover(
         jobs += [harvest, screening.make(harvest.output.candidates)]
     else:
         jobs.append(screening.make(builtin_records()))
-    known = known_structures(train_data, location)
-    if not source:
+    known: list = known_structures(train_data, location)
+    if source:  # the harvest's candidates, once it has run
+        known.append(harvest.output.candidates)
+    else:
         known += [(f"builtin:{r.source_id}", r.structure) for r in builtin_records()]
     target = GenerationTarget(
         capacity_mAh_g=capacity, min_capacity_mAh_g=threshold_capacity, channel_radius=r_t

@@ -188,7 +188,7 @@ def _judge_against_hulls(
         if hull.max_li_per_host is not None and doc["li_per_host"] is not None:
             doc["over_lithiated"] = doc["li_per_host"] > hull.max_li_per_host + 1e-9
         energy = doc.get("final_energy_per_atom")
-        if energy is None:
+        if energy is None or not hull.entries:
             continue
         if hull.chemsys not in diagrams:
             diagrams[hull.chemsys] = diagram_of(hull)
@@ -318,7 +318,7 @@ def verify_structures(
             final[index] = outcome.structure
     else:
         final = {i: structures[i] for i in valid_indices}
-    _judge_against_hulls(fields, hulls if relax else None)
+    _judge_against_hulls(fields, hulls)
 
     # channel radius of the relaxed (or, unrelaxed, the given) structures
     measured = sorted(final)

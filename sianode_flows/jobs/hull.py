@@ -52,13 +52,28 @@ def potential_with_version(potential: str = POTENTIAL) -> str:
         return potential
 
 
+def _is_pair(item: Any) -> bool:
+    """Whether an item is a ``(source_id, structure)`` pair (a list after serialization)."""
+    return (
+        isinstance(item, list | tuple)
+        and len(item) == 2
+        and any(isinstance(x, Structure) for x in item)
+        and any(isinstance(x, str) for x in item)
+    )
+
+
 def as_pairs(references: Sequence[Any]) -> list[tuple[str, Structure]]:
-    """Return ``(source_id, structure)`` of structures, records or pairs (paths are skipped)."""
+    """Return ``(source_id, structure)`` of structures, records or pairs (paths are skipped).
+
+    A nested list (the resolved output of a harvest, say) is read item by item.
+    """
     pairs = []
     for index, item in enumerate(references):
         if isinstance(item, str | Path):
             continue
-        if isinstance(item, Structure):
+        if isinstance(item, list | tuple) and not _is_pair(item):
+            pairs.extend(as_pairs(item))
+        elif isinstance(item, Structure):
             pairs.append((f"reference-{index}", item))
         elif hasattr(item, "structure"):
             name = getattr(item, "candidate_id", None) or getattr(item, "source_id", None)
@@ -307,7 +322,9 @@ def stored_hull(key: str) -> HullDocument | None:
     if store is None:
         return None
     found = store.query_one(
-        {"output.@class": "HullDocument", "output.hull_key": key}, properties=["output"], load=True
+        {"output.@class": "HullDocument", "output.hull_key": key, "output.error": None},
+        properties=["output"],
+        load=True,
     )
     if not found:
         return None
@@ -324,8 +341,23 @@ def reference_hull(
     key: str,
     max_lithiation: float | None = None,
 ) -> HullDocument:
-    """Job: relax the known phases of one system and build its hull (see :func:`build_hull`)."""
-    hull = build_hull(chemsys, phases, steps, fmax, key, max_lithiation)
+    """Job: relax the known phases of one system and build its hull (see :func:`build_hull`).
+
+    A hull that cannot be built is returned with its ``error`` (the samples of the
+    system are then verified without an energy above hull): the batch goes on.
+    """
+    try:
+        hull = build_hull(chemsys, phases, steps, fmax, key, max_lithiation)
+    except Exception as exc:  # recorded, not fatal: the samples are still verified
+        logger.exception("hull of %s could not be built", chemsys)
+        return HullDocument(
+            hull_key=key,
+            chemsys=chemsys,
+            potential=potential_with_version(),
+            relax_settings={"steps": steps, "fmax": fmax},
+            error=f"{type(exc).__name__}: {exc}",
+            max_li_per_host=max_lithiation,
+        )
     logger.info(
         "hull of %s: %d phases, on it %s; %d failed",
         chemsys,

@@ -41,6 +41,11 @@ class HullDocument(SianodeDocument):
     failures: list[str] = Field(
         default_factory=list, description="References whose relaxation failed, with the reason."
     )
+    error: str | None = Field(
+        None,
+        description="Why no hull could be built (its samples then get no energy above "
+        "hull); a hull with an error is built again on the next run.",
+    )
     max_li_per_host: float | None = Field(
         None,
         description="Most Li per host atom of any known (non-prototype) phase of the system: "

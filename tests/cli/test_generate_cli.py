@@ -102,3 +102,21 @@ def test_discover_ranks_known_candidates_and_reports_promotions(tmp_path):
     text = " ".join(result.stdout.split())
     assert "of 3 generated samples promoted" in text
     assert "sianode report --store" in text
+
+
+def test_discover_harvests_a_folder_first(tmp_path):
+    _, checkpoint = tiny_checkpoint(tmp_path)
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    for record in builtin_records()[:2]:
+        CifWriter(record.structure).write_file(folder / f"{record.source_id}.cif")
+    result = CliRunner().invoke(
+        app,
+        ["discover", "-s", str(folder), "-c", str(checkpoint), "--samples", "2", "--configs",
+         "3", "--steps", "3", "--keep-unconverged", "--verify-steps", "5", "--store",
+         str(tmp_path / "store")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "2 candidates, known and generated" in text  # the two harvested files
+    assert "of 2 generated samples promoted" in text

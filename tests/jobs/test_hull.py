@@ -112,3 +112,43 @@ def test_unconverged_samples_are_never_stable_and_li_rich_ones_are_over_lithiate
     assert rich.li_per_host == pytest.approx(4.0) and rich.over_lithiated is True
     assert rich.capacity_on_target is False and rich.capacity_hit is False
     assert set(rich.decomposition) <= {"Li", "Li15Si4"}
+
+
+def test_a_hull_that_cannot_be_built_is_recorded_and_built_again(memory_store, monkeypatch):
+    import sianode_flows.jobs.hull as hull_jobs
+
+    def failing(structures, steps, fmax):
+        return [(None, "relax: RuntimeError: diverged")] * len(structures)
+
+    monkeypatch.setattr(hull_jobs, "relax_for_energies", failing)
+    first = reference_hulls([li15si4()], [li15si4()], steps=5, fmax=0.1)
+    run_locally(first, store=memory_store, ensure_success=True, log=False)
+    raw = memory_store.query_one({"name": "reference hull Li-Si"}, load=True)["output"]
+    hull = MontyDecoder().process_decoded(raw)
+    assert hull.error == "ValueError: hull of Li-Si: no relaxed phase of Li, Si"
+    assert hull.entries == [] and hull.max_li_per_host == pytest.approx(3.75)
+
+    # the samples are verified all the same, without an energy above hull
+    from sianode_flows.jobs.generate import verify_structures
+
+    [doc] = verify_structures(
+        [li15si4()], "model", GenerationTarget(), 0, relax=False, hulls=[hull]
+    )
+    assert doc.valid and doc.e_above_hull is None and doc.hull_stable == {}
+    assert doc.over_lithiated is False  # the lithiation limit is known without energies
+
+    again = reference_hulls([li15si4()], [li15si4()], steps=5, fmax=0.1)
+    run_locally(again, store=memory_store, ensure_success=True, log=False)
+    assert len(list(memory_store.query({"name": "reference hull Li-Si"}))) == 2  # retried
+
+
+def test_references_of_every_kind_are_read_as_pairs():
+    from sianode_flows.jobs.hull import as_pairs
+    from sianode_flows.schemas import StructureRecord
+
+    silicon = li15si4()
+    record = StructureRecord(source="file", source_id="a.cif", structure=silicon)
+    nested = [record, record]  # a harvest's output, resolved into the list
+    pairs = as_pairs([silicon, ["mp-1", silicon], ("mp-2", silicon), "/some/data", nested])
+    assert [key for key, _ in pairs] == ["reference-0", "mp-1", "mp-2", "a.cif", "a.cif"]
+    assert all(structure is silicon for _, structure in pairs)
