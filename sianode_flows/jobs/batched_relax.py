@@ -20,7 +20,7 @@ from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from sianode_flows.forcefields import RelaxOutcome, load_model, relax_structures
-from sianode_flows.jobs.relax import OPTIMIZER_NAMES, force_field_name
+from sianode_flows.jobs.potentials import OPTIMIZER_NAMES, force_field_name
 from sianode_flows.progress import ProgressLog
 from sianode_flows.schemas import FailureDocument
 from sianode_flows.settings import get_settings

@@ -12,7 +12,7 @@ from monty.json import MontyDecoder, jsanitize
 
 from sianode_flows.jobs.channel import measure_channel
 from sianode_flows.jobs.fit import fit_channel_slope
-from sianode_flows.jobs.relax import relax_settings
+from sianode_flows.jobs.relax import describe_maker, relax_settings
 from sianode_flows.schemas import (
     CandidateDocument,
     ChannelPoint,
@@ -24,16 +24,17 @@ from sianode_flows.schemas import (
 if TYPE_CHECKING:
     from jobflow import Maker
 
-    from sianode_flows.makers.channel_stability import ChannelStabilityMaker
-
 logger = logging.getLogger(__name__)
 
-
-def describe_maker(maker: Maker) -> str:
-    """Return a short description of a relax maker, e.g. ``ForceFieldRelaxMaker(CHGNet)``."""
-    detail = getattr(maker, "force_field_name", None) or getattr(maker, "name", "")
-    detail = str(getattr(detail, "value", detail)).removeprefix("MLFF.")
-    return f"{type(maker).__name__}({detail})"
+__all__ = [
+    "configuration_keys",
+    "describe_maker",
+    "relax_configurations",
+    "run_key",
+    "screen_candidates",
+    "stored_fit",
+    "stored_measurements",
+]
 
 
 def _hash(payload: dict[str, Any]) -> str:
@@ -41,7 +42,7 @@ def _hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def run_key(candidate: CandidateDocument, maker: ChannelStabilityMaker) -> str:
+def run_key(candidate: CandidateDocument, maker: Maker) -> str:
     """Hash the candidate structure and every setting that changes its fit.
 
     Two runs with the same key would produce the same slope fit, so a stored fit
@@ -65,7 +66,7 @@ def run_key(candidate: CandidateDocument, maker: ChannelStabilityMaker) -> str:
 def configuration_keys(
     candidate: CandidateDocument,
     configurations: list[DelithiatedConfiguration],
-    maker: ChannelStabilityMaker,
+    maker: Maker,
 ) -> dict[int, tuple[str, str]]:
     """Return, by configuration index, the relax key and the measurement key.
 
@@ -172,7 +173,7 @@ def stored_fit(key: str, retry_failed: bool = False) -> SlopeFitDocument | None:
 def relax_configurations(
     configurations: list[DelithiatedConfiguration],
     candidate: CandidateDocument,
-    maker: ChannelStabilityMaker,
+    maker: Maker,
     previous: SlopeFitDocument | None = None,
 ) -> Response | SlopeFitDocument:
     """Job: replace itself by relax -> channel for each configuration, then the fit.
@@ -252,9 +253,7 @@ def relax_configurations(
 
 
 @job(name="screen")
-def screen_candidates(
-    candidates: list[CandidateDocument], maker: ChannelStabilityMaker
-) -> Response | list:
+def screen_candidates(candidates: list[CandidateDocument], maker: Maker) -> Response | list:
     """Job: replace itself by one channel-stability flow per candidate."""
     if not candidates:
         logger.info("no candidate to screen")

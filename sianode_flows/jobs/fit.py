@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from jobflow import Flow, JobConfig, OnMissing, Response, job
+from jobflow import JobConfig, OnMissing, Response, job
 
 from sianode_flows.schemas import (
     CandidateDocument,
@@ -24,7 +24,7 @@ from sianode_flows.schemas import (
 from sianode_flows.schemas.fit import LEGACY_VERDICT_RULES, VolumeReference
 
 if TYPE_CHECKING:
-    from sianode_flows.makers.channel_stability import ChannelStabilityMaker
+    from jobflow import Maker
 
 logger = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ def log_fit(doc: SlopeFitDocument) -> None:
 def fit_channel_slope(
     channels: list[ChannelDocument | FailureDocument | None],
     candidate: CandidateDocument,
-    maker: ChannelStabilityMaker,
+    maker: Maker,
     run_key: str | None = None,
     reused: list[ChannelPoint | FailureDocument] | None = None,
     previous: SlopeFitDocument | None = None,
@@ -324,9 +324,7 @@ def fit_channel_slope(
     configurations -> fit), whose fit becomes this job's output; otherwise its
     output is the fit, with the reason sampling stopped.
     """
-    from sianode_flows.jobs.delithiate import delithiate_candidate
-    from sianode_flows.jobs.fanout import describe_maker, relax_configurations
-    from sianode_flows.jobs.relax import engine_label, potential_label
+    from sianode_flows.jobs.relax import describe_maker, engine_label, potential_label
 
     protocol = maker.protocol
     doc = slope_fit_document(
@@ -349,13 +347,5 @@ def fit_channel_slope(
     reason = stop_reason(doc, protocol)
     if reason is not None:
         return doc.model_copy(update={"stop_reason": reason})
-    next_round = round_number + 1
-    delithiate = delithiate_candidate(candidate, protocol, next_round)
-    delithiate.append_name(f" round {next_round}")
-    sample = relax_configurations(delithiate.output, candidate, maker, previous=doc)
-    sample.append_name(f" round {next_round}")
-    for new_job in (delithiate, sample):
-        new_job.update_metadata({"candidate_id": candidate.candidate_id, "round": next_round})
-    return Response(
-        replace=Flow([delithiate, sample], output=sample.output, name=f"round {next_round}")
-    )
+    # the maker knows how a round is made (delithiate -> configurations -> fit)
+    return Response(replace=maker.round_flow(candidate, round_number + 1, previous=doc))

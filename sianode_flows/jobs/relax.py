@@ -12,27 +12,12 @@ from typing import TYPE_CHECKING, Any
 from atomate2.forcefields.jobs import ForceFieldRelaxMaker
 from pymatgen.core import Structure
 
+from sianode_flows.jobs.potentials import OPTIMIZER_NAMES, force_field_name
 from sianode_flows.schemas import RelaxationSummary
 from sianode_flows.settings import get_settings
 
 if TYPE_CHECKING:
     from jobflow import Maker
-
-
-POTENTIALS = {"chgnet": "CHGNet", "sevennet": "SevenNet"}
-"""Potentials that run offline here (weights in their wheels), by short name."""
-
-OPTIMIZER_NAMES = {"fire": "FIRE", "lbfgs": "LBFGS", "bfgs": "BFGS"}
-"""ASE's names of the optimizers, as atomate2's makers and documents spell them."""
-
-
-def force_field_name(potential: str) -> str:
-    """Return atomate2's force-field name of a potential: ``sevennet`` -> ``SevenNet``.
-
-    Short names of :data:`POTENTIALS` are matched case-insensitively; any other
-    name is passed on to atomate2 as it is.
-    """
-    return POTENTIALS.get(potential.lower(), potential)
 
 
 def default_relax_maker(
@@ -184,6 +169,13 @@ POTENTIAL_PACKAGES = {
 
 IGNORED_RELAX_FIELDS = {"name", "max_atoms", "device"}
 """Maker fields that do not change a relaxation's result (batch-invariant batches)."""
+
+
+def describe_maker(maker: Maker) -> str:
+    """Return a short description of a relax maker, e.g. ``ForceFieldRelaxMaker(CHGNet)``."""
+    detail = getattr(maker, "force_field_name", None) or getattr(maker, "name", "")
+    detail = str(getattr(detail, "value", detail)).removeprefix("MLFF.")
+    return f"{type(maker).__name__}({detail})"
 
 
 def potential_label(maker: Maker) -> str:

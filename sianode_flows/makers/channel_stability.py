@@ -14,7 +14,12 @@ from sianode_flows.jobs.channel import DEFAULT_MAX_VOLUME_CHANGE
 from sianode_flows.jobs.delithiate import delithiate_candidate
 from sianode_flows.jobs.fanout import relax_configurations
 from sianode_flows.jobs.relax import default_relax_maker
-from sianode_flows.schemas import CandidateDocument, DelithiationProtocol, VerdictRule
+from sianode_flows.schemas import (
+    CandidateDocument,
+    DelithiationProtocol,
+    SlopeFitDocument,
+    VerdictRule,
+)
 from sianode_flows.schemas.fit import LEGACY_VERDICT_RULES
 from sianode_flows.settings import get_settings
 
@@ -169,3 +174,35 @@ class ChannelStabilityMaker(Maker):
         configurations = relax_configurations(delithiate.output, candidate, self)
         jobs += [delithiate, configurations]
         return Flow(jobs, output=configurations.output, name=name)
+
+    def round_flow(
+        self,
+        candidate: CandidateDocument,
+        round_number: int,
+        previous: SlopeFitDocument | None = None,
+    ) -> Flow:
+        """Make the flow of a further sampling round: delithiate -> configurations -> fit.
+
+        The ``fit`` job of an undecided round replaces itself by this flow.
+
+        Parameters
+        ----------
+        candidate
+            The candidate.
+        round_number
+            The round (2 or more).
+        previous
+            The fit after the earlier rounds.
+
+        Returns
+        -------
+        Flow
+            Its output is the fit after this round (or after a later one).
+        """
+        delithiate = delithiate_candidate(candidate, self.protocol, round_number)
+        delithiate.append_name(f" round {round_number}")
+        sample = relax_configurations(delithiate.output, candidate, self, previous=previous)
+        sample.append_name(f" round {round_number}")
+        for new_job in (delithiate, sample):
+            new_job.update_metadata({"candidate_id": candidate.candidate_id, "round": round_number})
+        return Flow([delithiate, sample], output=sample.output, name=f"round {round_number}")

@@ -13,7 +13,8 @@ from sianode_flows.jobs.candidates import candidate_or_job
 from sianode_flows.jobs.cross_check import DEFAULT_TOLERANCE, compare_fits
 from sianode_flows.jobs.delithiate import delithiate_candidate
 from sianode_flows.jobs.fanout import relax_configurations
-from sianode_flows.jobs.relax import POTENTIALS, default_relax_maker, potential_label
+from sianode_flows.jobs.potentials import POTENTIALS
+from sianode_flows.jobs.relax import default_relax_maker, potential_label
 from sianode_flows.makers.channel_stability import ChannelStabilityMaker
 from sianode_flows.schemas import CandidateDocument
 

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sianode_flows.report import figures
+import sianode_flows.report.figures as figures
 from sianode_flows.report.data import ReportData, gather
 from sianode_flows.report.fits import series_figure, slope_fit_figure
 from sianode_flows.report.generation import draw_generation
 from sianode_flows.report.html import ReportFigure
+from sianode_flows.report.options import DEFAULT_R_T_WINDOW, ReportOptions
 from sianode_flows.report.page import render_page
 from sianode_flows.report.structures import structure_figure
 from sianode_flows.report.style import slug
-from sianode_flows.settings import get_settings
 
 if TYPE_CHECKING:
     from jobflow import JobStore
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_R_T_WINDOW = (1.5, 2.5)
-"""Channel radii (A) of the paper's promising charged candidates (Figure 3)."""
+__all__ = ["DEFAULT_R_T_WINDOW", "Report", "ReportOptions", "build_report"]
+
 FIGURES_DIR = "figures"
 PAGE_NAME = "report.html"
 FIGURE_PATTERNS = (
@@ -35,40 +35,6 @@ FIGURE_PATTERNS = (
     "generation_*.png",
 )
 """Names of the PNGs a report writes; a rebuild removes stale ones first."""
-
-
-@dataclass
-class ReportOptions:
-    """What a report draws.
-
-    Parameters
-    ----------
-    min_capacity
-        Capacity line of the capacity figure (mAh/g); settings' ``min_capacity``
-        (1500) by default.
-    r_t_window
-        Channel-radius window marked on the capacity figure (A).
-    top
-        Top-ranked candidates whose structures are drawn.
-    max_fit_figures
-        Top-ranked candidates that get an R_t against SOC figure (``None``: all).
-    embed
-        Embed the figures in the page (one self-contained file) rather than
-        reference them by relative path.
-    reference_chemsys
-        Chemical system marked as the reference on the slope figure.
-    generated_top
-        Best generated candidates (or S.U.N. samples) whose structures are drawn in
-        the generation section (paper, Figure 5A).
-    """
-
-    min_capacity: float = field(default_factory=lambda: get_settings().min_capacity)
-    r_t_window: tuple[float, float] = DEFAULT_R_T_WINDOW
-    top: int = 3
-    max_fit_figures: int | None = 100
-    embed: bool = True
-    reference_chemsys: str = "Li-Si"
-    generated_top: int = 3
 
 
 @dataclass

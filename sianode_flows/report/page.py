@@ -21,9 +21,9 @@ from sianode_flows.report.html import (
 from sianode_flows.report.style import VERDICTS
 
 if TYPE_CHECKING:
-    from sianode_flows.report.build import ReportOptions
     from sianode_flows.report.data import ReportData
     from sianode_flows.report.html import ReportFigure
+    from sianode_flows.report.options import ReportOptions
 
 EMPTY_NOTICE = (
     "This store holds no sianode document yet: no candidate, slope fit, failure or "
