@@ -180,12 +180,15 @@ class VerifyMaker(Maker):
         target
             Conditions of the generation; the default target if none.
         training_structures
-            Structures (or records) novelty is judged against; none: not judged.
+            What novelty is judged against: structures, records, ``(id, structure)``
+            pairs or data-file paths (read for the samples' systems only); none:
+            not judged.
         seed
             Seed of the generation run (goes into the sample ids).
         references
-            Known structures (or records) the reference hulls are built from;
-            none: no energy above hull.
+            What the reference hulls are built from, of the same kinds (see
+            :func:`sianode_flows.jobs.hull.known_in_system`); none: no energy above
+            hull.
 
         Returns
         -------
