@@ -4,13 +4,22 @@ A location is either a folder, for the embedded on-disk store (maggma's
 ``MontyStore``: MongoDB's API on SQLite files, no server), or a ``mongodb://`` /
 ``mongodb+srv://`` URI for a MongoDB server (``docker compose up`` starts one).
 Large outputs (relaxed structures) go to a second ``data`` store, as in atomate2.
+
+Several processes (``rlaunch`` workers, say) may share one embedded store: its
+collections are created when a store connects, and every write holds a lock file
+beside the database (:class:`LockedMontyStore`), so concurrent writers wait for one
+another instead of losing documents; a writer that waits longer than its timeout
+raises :class:`StoreBusyError`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from filelock import FileLock, Timeout
 from jobflow import JobStore
 from maggma.core import Store
 from maggma.stores import MongoURIStore, MontyStore
@@ -22,6 +31,97 @@ logger = logging.getLogger(__name__)
 
 DOCS_COLLECTION = "outputs"
 DATA_COLLECTION = "outputs_blobs"
+
+
+LOCK_TIMEOUT = 600.0
+"""Seconds a write to the embedded store waits for another writer before it fails."""
+
+
+class StoreBusyError(RuntimeError):
+    """A write to the embedded store waited too long for another writer."""
+
+
+class LockedMontyStore(MontyStore):
+    """maggma's MontyStore (SQLite files) that several processes can write to safely.
+
+    Connecting creates the collection under the lock (no ``no such table`` race
+    between workers that start together); every write (``update``,
+    ``remove_docs``, ``ensure_index``) holds a lock file beside the database, so
+    writes from several processes are serialized and none is lost.
+
+    Parameters
+    ----------
+    collection_name, database_path, database_name, storage, storage_kwargs, client_kwargs
+        As :class:`maggma.stores.MontyStore`.
+    lock_timeout
+        Seconds a write waits for the lock before raising :class:`StoreBusyError`.
+    **kwargs
+        Passed to :class:`maggma.stores.MontyStore`.
+    """
+
+    def __init__(
+        self,
+        collection_name: str,
+        database_path: str | None = None,
+        database_name: str = "db",
+        storage: str = "sqlite",
+        storage_kwargs: dict | None = None,
+        client_kwargs: dict | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        self.lock_timeout = lock_timeout
+        super().__init__(
+            collection_name,
+            database_path=database_path,
+            database_name=database_name,
+            storage=storage,
+            storage_kwargs=storage_kwargs,
+            client_kwargs=client_kwargs,
+            **kwargs,
+        )
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file of the database (one for all its collections)."""
+        return Path(self.database_path) / f"{self.database_name}.lock"
+
+    def _locked(self) -> FileLock:
+        return FileLock(str(self.lock_path), timeout=self.lock_timeout)
+
+    def _hold(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a store operation while holding the lock; say so when it cannot."""
+        try:
+            with self._locked():
+                return function(*args, **kwargs)
+        except Timeout as exc:
+            raise StoreBusyError(
+                f"could not {action} {self.name}: another process held {self.lock_path} "
+                f"for more than {self.lock_timeout:g} s"
+            ) from exc
+
+    def connect(self, force_reset: bool = False) -> None:
+        """Connect, creating the collection first if it does not exist yet."""
+
+        def connect_and_create() -> None:
+            MontyStore.connect(self, force_reset=force_reset)
+            database = self._coll.database
+            if self.collection_name not in database.list_collection_names():
+                database.create_collection(self.collection_name)
+
+        self._hold("connect to", connect_and_create)
+
+    def update(self, docs: list[dict] | dict, key: list | str | None = None) -> None:
+        """Write documents while holding the lock (see :meth:`MontyStore.update`)."""
+        self._hold("write to", MontyStore.update, self, docs, key)
+
+    def remove_docs(self, criteria: dict) -> None:
+        """Remove documents while holding the lock."""
+        self._hold("remove from", MontyStore.remove_docs, self, criteria)
+
+    def ensure_index(self, key: str, unique: bool = False) -> bool:
+        """Create an index while holding the lock."""
+        return self._hold("index", MontyStore.ensure_index, self, key, unique)
 
 
 def is_mongo_uri(location: str) -> bool:
@@ -54,7 +154,7 @@ def build_store(location: str, collection_name: str, database: str | None = None
         )
     folder = Path(location).expanduser().resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    return MontyStore(
+    return LockedMontyStore(
         collection_name,
         database_path=str(folder),
         database_name="sianode",

@@ -49,3 +49,58 @@ def test_mongodb_store_round_trip():
     store.connect()
     assert store.get_output(flow.uuid) == {"value": 10}
     store.remove_docs({"uuid": flow.uuid})
+
+
+def write_many(folder: str, worker: int, n: int, start_at: float) -> int:
+    """Open a fresh embedded store at a given moment and write n documents; count errors."""
+    import time
+
+    while time.time() < start_at:
+        time.sleep(0.001)
+    store = build_job_store(folder)
+    store.connect()
+    errors = 0
+    for index in range(n):
+        try:
+            document = {"uuid": f"{worker}-{index}", "index": 1, "output": index}
+            store.docs_store.update(document, key=["uuid", "index"])
+        except Exception:  # counted: the test says how many writes raised
+            errors += 1
+    return errors
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    import multiprocessing
+    import time
+
+    folder = str(tmp_path / "shared_store")  # fresh: no table exists yet
+    start_at = time.time() + 4.0  # every worker opens the store at the same moment
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        errors = pool.starmap(write_many, [(folder, w, 300, start_at) for w in range(3)])
+    store = build_job_store(folder)
+    store.connect()
+    assert errors == [0, 0, 0]
+    assert store.docs_store.count() == 900
+    assert {d["uuid"] for d in store.docs_store.query({}, properties=["uuid"])} == {
+        f"{w}-{i}" for w in range(3) for i in range(300)
+    }
+
+
+def test_a_writer_that_cannot_write_says_so(tmp_path):
+    from filelock import FileLock
+
+    from sianode_flows.stores import LockedMontyStore, StoreBusyError
+
+    store = build_job_store(str(tmp_path / "store")).docs_store
+    assert isinstance(store, LockedMontyStore)
+    store.connect()
+    store.lock_timeout = 0.2
+    with FileLock(str(store.lock_path)), pytest.raises(StoreBusyError, match=r"more than 0\.2 s"):
+        store.update({"uuid": "a", "index": 1}, key=["uuid", "index"])
+    store.update({"uuid": "a", "index": 1}, key=["uuid", "index"])  # free again: written
+    assert store.count() == 1
+    # the store still serializes and deserializes (FireWorks sends it as a dict)
+    from monty.json import MontyDecoder
+
+    copy = MontyDecoder().process_decoded(store.as_dict())
+    assert isinstance(copy, LockedMontyStore) and copy.lock_timeout == 0.2
