@@ -61,7 +61,7 @@ SUMMARY_FIELDS = (
 )
 
 
-def _outputs(store: JobStore, class_name: str, criteria: dict | None = None) -> Iterator[Any]:
+def stored_outputs(store: JobStore, class_name: str, criteria: dict | None = None) -> Iterator[Any]:
     """Yield the deserialized outputs of the given document class.
 
     A job whose output is a list of such documents (the promoted candidates of a
@@ -82,7 +82,7 @@ def fit_documents(store: JobStore, latest_only: bool = True) -> list[SlopeFitDoc
 
     A cross-check stores one fit per potential for the same candidate: both are kept.
     """
-    fits = [f for f in _outputs(store, "SlopeFitDocument") if isinstance(f, SlopeFitDocument)]
+    fits = [f for f in stored_outputs(store, "SlopeFitDocument") if isinstance(f, SlopeFitDocument)]
     if not latest_only:
         return fits
     newest: dict[tuple[str, str | None], SlopeFitDocument] = {}
@@ -98,14 +98,14 @@ def selections(store: JobStore) -> list[CandidateSelectionDocument]:
     """Return every candidate selection in a store."""
     return [
         s
-        for s in _outputs(store, "CandidateSelectionDocument")
+        for s in stored_outputs(store, "CandidateSelectionDocument")
         if isinstance(s, CandidateSelectionDocument)
     ]
 
 
 def harvests(store: JobStore) -> list[HarvestDocument]:
     """Return every harvest in a store."""
-    return [h for h in _outputs(store, "HarvestDocument") if isinstance(h, HarvestDocument)]
+    return [h for h in stored_outputs(store, "HarvestDocument") if isinstance(h, HarvestDocument)]
 
 
 def candidate_documents(store: JobStore) -> list[CandidateDocument]:
@@ -117,7 +117,7 @@ def candidate_documents(store: JobStore) -> list[CandidateDocument]:
     for selection in selections(store):
         for candidate in [*selection.selected, *selection.below_threshold]:
             found[candidate.candidate_id] = candidate
-    for candidate in _outputs(store, "CandidateDocument"):
+    for candidate in stored_outputs(store, "CandidateDocument"):
         found[candidate.candidate_id] = candidate
     return list(found.values())
 
@@ -126,7 +126,9 @@ def failure_documents(store: JobStore) -> list[FailureDocument]:
     """Return every recorded failure: harvest, input and per-configuration ones."""
     failures = [f for h in harvests(store) for f in h.failures]
     failures += [f for s in selections(store) for f in s.failures]
-    failures += [f for f in _outputs(store, "FailureDocument") if isinstance(f, FailureDocument)]
+    failures += [
+        f for f in stored_outputs(store, "FailureDocument") if isinstance(f, FailureDocument)
+    ]
     return sorted(failures, key=lambda f: f.created_at)
 
 

@@ -165,13 +165,26 @@ def phases_in_system(
     return kept
 
 
-def missing_elements(phases: Sequence[tuple[str, Structure]], chemsys: str) -> list[str]:
-    """Return the elements of a system that have no elemental phase among ``phases``."""
-    present = {
-        structure.composition.elements[0].symbol
-        for _, structure in phases
-        if len(structure.composition.elements) == 1
-    }
+def missing_elements(phases: Iterable[Composition | Structure], chemsys: str) -> list[str]:
+    """Return the elements of a system that have no elemental phase among ``phases``.
+
+    Parameters
+    ----------
+    phases
+        Compositions or structures of the known phases.
+    chemsys
+        The system, e.g. ``"Li-Si"``.
+
+    Returns
+    -------
+    list of str
+        The system's elements, in its order, that no one-element phase covers.
+    """
+    present = set()
+    for phase in phases:
+        comp = phase if isinstance(phase, Composition) else phase.composition
+        if len(comp.elements) == 1:
+            present.add(comp.elements[0].symbol)
     return [el for el in chemsys.split("-") if el not in present]
 
 

@@ -174,3 +174,27 @@ def summarize_targets(
         "median_abs_error": float(np.median(np.abs(kept - target_value))),
         "target": float(target_value),
     }
+
+
+def within_tolerance(value: float, target: float, prop: str) -> bool:
+    """Whether an achieved value hits its target: R_t within 0.2 A, capacity within 15 %.
+
+    Parameters
+    ----------
+    value
+        The achieved value.
+    target
+        The target value.
+    prop
+        ``"r_t"`` or ``"capacity"``.
+
+    Returns
+    -------
+    bool
+        Whether ``value`` lies within the property's hit tolerance of ``target``.
+    """
+    from sianode_flows.schemas.generation import CAPACITY_HIT_TOLERANCE, R_T_HIT_TOLERANCE
+
+    if prop == "r_t":
+        return abs(value - target) <= R_T_HIT_TOLERANCE
+    return abs(value - target) <= CAPACITY_HIT_TOLERANCE * abs(target)

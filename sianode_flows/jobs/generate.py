@@ -30,13 +30,12 @@ from sianode_flows.generative.metrics import (
     novel_mask,
     summarize_targets,
     unique_mask,
+    within_tolerance,
 )
 from sianode_flows.generative.target import GenerationTarget
 from sianode_flows.jobs.hull import as_pairs, diagram_of, known_in_system, relax_for_energies
 from sianode_flows.schemas.generation import (
-    CAPACITY_HIT_TOLERANCE,
     HULL_TOLERANCES,
-    R_T_HIT_TOLERANCE,
     GeneratedStructureDocument,
     GenerationMethod,
     GenerationMetricsDocument,
@@ -201,14 +200,12 @@ def _targets_and_stability(doc: dict[str, Any], target: GenerationTarget) -> Non
     """Set the hit flags, hull stability (converged only) and S.U.N. of one sample."""
     capacity, r_t = doc.get("capacity_mAh_g"), doc.get("r_t")
     if capacity is not None:
-        within = (
-            abs(capacity - target.capacity_mAh_g) <= CAPACITY_HIT_TOLERANCE * target.capacity_mAh_g
-        )
+        within = within_tolerance(capacity, target.capacity_mAh_g, "capacity")
         doc["capacity_hit"] = within and not doc.get("over_lithiated")
         if doc.get("over_lithiated"):
             doc["capacity_on_target"] = False
     if r_t is not None:
-        doc["r_t_hit"] = abs(r_t - target.channel_radius) <= R_T_HIT_TOLERANCE
+        doc["r_t_hit"] = within_tolerance(r_t, target.channel_radius, "r_t")
     e_hull = doc.get("e_above_hull")
     if e_hull is None:
         return

@@ -35,6 +35,8 @@ from sianode_flows.analysis.hull import (
     phase_diagram,
     phases_in_system,
 )
+from sianode_flows.jobs.potentials import force_field_name
+from sianode_flows.jobs.relax import POTENTIAL_PACKAGES
 from sianode_flows.schemas.hull import HullDocument, HullEntry
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ POTENTIAL = "chgnet"
 
 def potential_with_version(potential: str = POTENTIAL) -> str:
     """Return ``"chgnet 0.4.2"``: the potential and the version of its package."""
-    package = {"chgnet": "chgnet", "sevennet": "sevenn"}.get(potential, potential)
+    package = POTENTIAL_PACKAGES.get(force_field_name(potential), potential)
     try:
         return f"{potential} {version(package)}"
     except PackageNotFoundError:
@@ -249,7 +251,8 @@ def build_hull(
     """
     phases = list(phases)
     prototypes = [
-        (f"prototype:{el}", element_prototype(el)) for el in missing_elements(phases, chemsys)
+        (f"prototype:{el}", element_prototype(el))
+        for el in missing_elements([structure for _, structure in phases], chemsys)
     ]
     everything = phases + prototypes
     relaxed = relax_for_energies([s for _, s in everything], steps, fmax)
@@ -272,19 +275,12 @@ def build_hull(
                 prototype=source_id.startswith("prototype:"),
             )
         )
-    elemental = {
-        Composition(e.formula).elements[0].symbol for e in entries if _is_element(e.formula)
-    }
-    lacking = [el for el in chemsys.split("-") if el not in elemental]
+    lacking = missing_elements([Composition(e.formula) for e in entries], chemsys)
     if lacking:
         raise ValueError(f"hull of {chemsys}: no relaxed phase of {', '.join(lacking)}")
-    diagram = phase_diagram([(Composition(e.formula_cell), e.energy_per_atom) for e in entries])
-    for entry in entries:
-        position = hull_position(diagram, Composition(entry.formula_cell), entry.energy_per_atom)
-        entry.e_above_hull = max(position.e_above_hull, 0.0)
     if max_lithiation is None:
         max_lithiation = max_li_per_host([structure for _, structure in phases], chemsys)
-    return HullDocument(
+    hull = HullDocument(
         hull_key=key or hull_key(chemsys, phases, steps, fmax, max_lithiation),
         chemsys=chemsys,
         potential=potential_with_version(),
@@ -293,11 +289,11 @@ def build_hull(
         failures=failures,
         max_li_per_host=max_lithiation,
     )
-
-
-def _is_element(formula: str) -> bool:
-    """Whether a formula is of one element."""
-    return len(Composition(formula).elements) == 1
+    diagram = diagram_of(hull)
+    for entry in hull.entries:
+        position = hull_position(diagram, Composition(entry.formula_cell), entry.energy_per_atom)
+        entry.e_above_hull = max(position.e_above_hull, 0.0)
+    return hull
 
 
 def diagram_of(hull: HullDocument) -> PhaseDiagram:

@@ -20,6 +20,7 @@ from jobflow import job
 from pymatgen.core import Structure
 from scipy.stats import spearmanr
 
+from sianode_flows.generative.metrics import summarize_targets, within_tolerance
 from sianode_flows.generative.target import GenerationTarget
 from sianode_flows.schemas.generation import (
     CAPACITY_HIT_TOLERANCE,
@@ -48,13 +49,6 @@ def achieved_value(doc: GeneratedStructureDocument, prop: SweptProperty) -> floa
     return value if value is not None and math.isfinite(value) else None
 
 
-def is_hit(value: float, target: float, prop: SweptProperty) -> bool:
-    """Whether a value is within the hit tolerance of a target."""
-    if prop == "r_t":
-        return abs(value - target) <= R_T_HIT_TOLERANCE
-    return abs(value - target) <= CAPACITY_HIT_TOLERANCE * abs(target)
-
-
 def target_outcome(
     docs: Sequence[GeneratedStructureDocument], target: float | None, prop: SweptProperty
 ) -> TargetOutcome:
@@ -76,12 +70,17 @@ def target_outcome(
         (a sample without a value is a miss).
     """
     values = [v for d in docs if (v := achieved_value(d, prop)) is not None]
-    outcome = TargetOutcome(target=target, n_samples=len(docs), achieved=values)
-    if values:
-        p25, median, p75 = np.percentile(values, [25, 50, 75])
-        outcome.median, outcome.p25, outcome.p75 = float(median), float(p25), float(p75)
+    stats = summarize_targets(values, target if target is not None else 0.0)
+    outcome = TargetOutcome(
+        target=target,
+        n_samples=len(docs),
+        achieved=values,
+        median=stats["median"],
+        p25=stats["p25"],
+        p75=stats["p75"],
+    )
     if target is not None and docs:
-        outcome.hit_rate = sum(is_hit(v, target, prop) for v in values) / len(docs)
+        outcome.hit_rate = sum(within_tolerance(v, target, prop) for v in values) / len(docs)
     return outcome
 
 

@@ -11,9 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, get_args
-
-from monty.json import MontyDecoder
+from typing import TYPE_CHECKING, get_args
 
 from sianode_flows.jobs.promote import GENERATED
 from sianode_flows.results import (
@@ -21,6 +19,7 @@ from sianode_flows.results import (
     failure_documents,
     fit_documents,
     rank,
+    stored_outputs,
 )
 from sianode_flows.schemas import (
     CandidateDocument,
@@ -37,8 +36,6 @@ from sianode_flows.schemas.generation import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from jobflow import JobStore
 
     from sianode_flows.generative.target import GenerationTarget
@@ -226,22 +223,9 @@ class ReportData:
         }
 
 
-def _outputs(store: JobStore, class_name: str) -> Iterator[Any]:
-    """Yield the deserialized outputs of one document class, list outputs item by item.
-
-    The query matches a document output and a list output holding one such
-    document alike (MongoDB, mongomock and montydb match array elements); the
-    items of a list are yielded one by one, whatever their class.
-    """
-    decoder = MontyDecoder()
-    for doc in store.query({"output.@class": class_name}, properties=["output"], load=True):
-        output = decoder.process_decoded(doc["output"])
-        yield from output if isinstance(output, list) else (output,)
-
-
 def _documents[Doc: SianodeDocument](store: JobStore, cls: type[Doc]) -> list[Doc]:
     """Return every output (or item of a list output) of a document class."""
-    return [doc for doc in _outputs(store, cls.__name__) if isinstance(doc, cls)]
+    return [doc for doc in stored_outputs(store, cls.__name__) if isinstance(doc, cls)]
 
 
 def series_documents(store: JobStore) -> list[DatabaseSeriesDocument]:
@@ -258,7 +242,7 @@ def series_documents(store: JobStore) -> list[DatabaseSeriesDocument]:
         One series per chemical system, sorted by chemical system.
     """
     newest: dict[str, DatabaseSeriesDocument] = {}
-    for series in _outputs(store, "DatabaseSeriesDocument"):
+    for series in stored_outputs(store, "DatabaseSeriesDocument"):
         if not isinstance(series, DatabaseSeriesDocument):
             continue
         kept = newest.get(series.chemsys)

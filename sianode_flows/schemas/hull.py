@@ -51,14 +51,3 @@ class HullDocument(SianodeDocument):
         description="Most Li per host atom of any known (non-prototype) phase of the system: "
         "a sample beyond it is over-lithiated.",
     )
-
-    @property
-    def stable_formulas(self) -> list[str]:
-        """Formulas of the phases on the hull."""
-        return sorted(
-            {
-                e.formula
-                for e in self.entries
-                if e.e_above_hull is not None and e.e_above_hull <= 1e-8
-            }
-        )

@@ -51,7 +51,7 @@ def test_phases_in_system_keeps_subsystems_and_the_smallest_polymorphs():
     ]
     kept = phases_in_system(references, "Ge-Li-Si", per_formula=1)
     assert [key for key, _ in kept] == ["c", "a", "d"]
-    assert missing_elements(kept, "Ge-Li-Si") == ["Ge", "Li"]
+    assert missing_elements([s for _, s in kept], "Ge-Li-Si") == ["Ge", "Li"]
     assert chemsys_of(Composition("Si2Li")) == "Li-Si"
 
 
