@@ -28,7 +28,7 @@ from monty.json import jsanitize
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad, Workflow
-    from jobflow import Flow, JobStore
+    from jobflow import Flow, JobStore, OutputReference
 
     from sianode_flows.makers import ScreeningMaker
     from sianode_flows.schemas import StructureRecord
@@ -205,7 +205,33 @@ def to_workflow(flow: Flow, store: JobStore | None = None, key: str | None = Non
     from jobflow.managers.fireworks import flow_to_workflow
 
     metadata = {SUBMISSION_KEY: key} if key else {}
-    return flow_to_workflow(flow, store=store, metadata=metadata)
+    # the staged input records are an external reference (see stage_records)
+    return flow_to_workflow(flow, store=store, metadata=metadata, allow_external_references=True)
+
+
+def submitted(launchpad: LaunchPad, key: str) -> Submission | None:
+    """Return the workflow already submitted with this key, or ``None``.
+
+    Parameters
+    ----------
+    launchpad
+        The launchpad (initialized here if new).
+    key
+        Submission key (:func:`submission_key`).
+
+    Returns
+    -------
+    Submission or None
+        The existing workflow (``added`` False), if any.
+    """
+    ensure_initialized(launchpad)
+    existing = launchpad.workflows.find_one(
+        {f"metadata.{SUBMISSION_KEY}": key}, {"nodes": 1, "state": 1}
+    )
+    if existing is None:
+        return None
+    logger.info("workflow %s already submitted (state %s): not added", key, existing["state"])
+    return Submission(key, False, sorted(existing["nodes"]), existing["state"])
 
 
 def submit_flow(
@@ -236,17 +262,59 @@ def submit_flow(
     Submission
         The workflow's fireworks and whether it was added.
     """
-    ensure_initialized(launchpad)
-    existing = launchpad.workflows.find_one(
-        {f"metadata.{SUBMISSION_KEY}": key}, {"nodes": 1, "state": 1}
-    )
+    existing = submitted(launchpad, key)
     if existing is not None and not force:
-        logger.info("workflow %s already submitted (state %s): not added", key, existing["state"])
-        return Submission(key, False, sorted(existing["nodes"]), existing["state"])
+        return existing
     workflow = to_workflow(flow, store=store, key=key)
     id_map = launchpad.add_wf(workflow)
     logger.info("added workflow %s with %d fireworks", key, len(workflow.fws))
     return Submission(key, True, sorted(id_map.values()), "READY")
+
+
+def stage_records(
+    records: list[StructureRecord], store: JobStore | None = None
+) -> OutputReference | None:
+    """Store input records in the job store and return the reference a workflow takes.
+
+    A FireWorks spec holds its job's inputs: a screening of thousands of records
+    given inline would put them all in one firework document, past MongoDB's 16 MB.
+    Run once here, an ``input records`` job keeps them in the store (structures in
+    its data store) and the workflow carries only a reference to its output.
+
+    Parameters
+    ----------
+    records
+        The input records.
+    store
+        The job store the workers write to; jobflow's own (``jobflow.yaml``) when
+        ``None``.
+
+    Returns
+    -------
+    OutputReference or None
+        The reference to the stored records; ``None`` when the store lives in
+        memory (no ``store`` and no ``jobflow.yaml``: jobflow's default store), where
+        workers could not read them, and the records must travel in the workflow.
+    """
+    from jobflow import SETTINGS
+    from maggma.stores import MemoryStore
+
+    from sianode_flows.jobs.candidates import input_records
+
+    job_store = store if store is not None else SETTINGS.JOB_STORE
+    # exactly a MemoryStore: the embedded MontyStore derives from it but is on disk
+    if type(job_store.docs_store) is MemoryStore:
+        logger.warning(
+            "no job store to stage the %d input records in (an in-memory store: no "
+            "--store and no jobflow.yaml here): they travel in the workflow's specs",
+            len(records),
+        )
+        return None
+    staged = input_records(records)
+    job_store.connect()
+    staged.run(job_store)
+    logger.info("staged %d input records as job %s", len(records), staged.uuid)
+    return staged.output
 
 
 def submit_screening(
@@ -258,6 +326,9 @@ def submit_screening(
 ) -> Submission:
     """Make the screening flow of some records and add it to a launchpad once.
 
+    The records are staged in the job store first (see :func:`stage_records`), so
+    the workflow's specs hold a reference to them, not the records.
+
     Parameters
     ----------
     launchpad
@@ -267,9 +338,10 @@ def submit_screening(
     maker
         The screening maker.
     store
-        Job store embedded in the workflow; ``None`` for the workers' ``jobflow.yaml``.
+        Job store embedded in the workflow; ``None`` for the workers' ``jobflow.yaml``
+        (the submitting machine's must name the same store).
     force
-        Add it even if the same submission is already there.
+        Add it even if the same submission is there.
 
     Returns
     -------
@@ -277,4 +349,9 @@ def submit_screening(
         The workflow's fireworks and whether it was added.
     """
     key = submission_key(records, maker)
-    return submit_flow(launchpad, maker.make(records), key, store=store, force=force)
+    existing = submitted(launchpad, key)
+    if existing is not None and not force:
+        return existing
+    staged = stage_records(records, store)
+    flow = maker.make(records if staged is None else staged)
+    return submit_flow(launchpad, flow, key, store=store, force=True)

@@ -9,10 +9,12 @@ import yaml
 from fireworks import FWorker, LaunchPad
 from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
 from jobflow import JobStore
-from maggma.stores import MongoURIStore
+from maggma.stores import MemoryStore, MongoURIStore
 
-from sianode_flows.launchpad import SUBMISSION_KEY, file_launchpad
-from sianode_flows.stores import DATA_COLLECTION, DOCS_COLLECTION
+from sianode_flows.builtin import builtin_records
+from sianode_flows.launchpad import SUBMISSION_KEY, file_launchpad, stage_records, to_workflow
+from sianode_flows.makers import ScreeningMaker
+from sianode_flows.stores import DATA_COLLECTION, DOCS_COLLECTION, build_job_store
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCHERS = ROOT / "launchers"
@@ -41,6 +43,24 @@ def test_screening_flow_converts_to_a_fireworks_workflow():
     assert workflow.metadata[SUBMISSION_KEY] == again.metadata[SUBMISSION_KEY]
     other = load_script().build_workflow(None, n_configs=4, seed=0)
     assert other.metadata[SUBMISSION_KEY] != workflow.metadata[SUBMISSION_KEY]
+
+
+def test_staged_records_keep_the_firework_specs_small(tmp_path):
+    records = builtin_records()
+    store = build_job_store(str(tmp_path / "store"))
+    staged = stage_records(records, store)
+    # on the embedded store (on disk), the records are a job output there
+    assert [r.source_id for r in staged.resolve(store)] == [r.source_id for r in records]
+    assert store.additional_stores["data"].count() == len(records)
+    inline, referred = (
+        to_workflow(ScreeningMaker().make(given), store) for given in (records, staged)
+    )
+    sizes = [
+        {fw.name: len(str(fw.to_dict())) for fw in workflow.fws} for workflow in (inline, referred)
+    ]
+    assert sizes[1]["candidates"] < 3000 < sizes[0]["candidates"]
+    # jobflow's default store lives in memory: nothing to stage in, the records go inline
+    assert stage_records(records, JobStore(MemoryStore())) is None
 
 
 def test_a_file_launchpad_needs_a_fresh_process(tmp_path, monkeypatch):

@@ -104,3 +104,22 @@ def test_a_writer_that_cannot_write_says_so(tmp_path):
 
     copy = MontyDecoder().process_decoded(store.as_dict())
     assert isinstance(copy, LockedMontyStore) and copy.lock_timeout == 0.2
+
+
+def test_many_blobs_by_uuid_read_back_as_montydb_answers(tmp_path):
+    """jobflow's ``$in`` query for an output's blobs: one scan, same answer."""
+    store = build_job_store(str(tmp_path / "store"))
+    store.connect()
+    data = store.additional_stores["data"]
+    data.update(
+        [{"blob_uuid": f"b{i}", "data": {"n": i}, "extra": i} for i in range(60)], key="blob_uuid"
+    )
+    asked = [f"b{i}" for i in range(0, 60, 2)] + ["missing"]
+    found = list(data.query({"blob_uuid": {"$in": asked}}, properties=["data"]))
+    assert sorted(doc["data"]["n"] for doc in found) == list(range(0, 60, 2))
+    assert all(set(doc) <= {"_id", "data"} for doc in found)
+    plain = MontyStore.query(data, {"blob_uuid": {"$in": asked}}, properties=["blob_uuid"])
+    fast = data.query({"blob_uuid": {"$in": asked}}, properties=["blob_uuid"])
+    assert sorted(d["blob_uuid"] for d in fast) == sorted(d["blob_uuid"] for d in plain)
+    # a few uuids, other criteria: MontyDB's own query
+    assert [d["extra"] for d in data.query({"blob_uuid": {"$in": ["b3"]}})] == [3]

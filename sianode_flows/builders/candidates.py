@@ -76,7 +76,10 @@ class CandidateSummaryBuilder(JobOutputBuilder):
         found: dict[str, dict[str, datetime]] = defaultdict(dict)
         criteria = {**(self.query or {}), "output.@class": FIT_CLASS}
         for doc in self.source.query(criteria, properties=[*JOB_FIELDS, "output.candidate_id"]):
-            found[doc["output"]["candidate_id"]][source_key(doc)] = completed_at(doc)
+            # a screen's list of fits (references on MongoDB) repeats the candidates'
+            # own fit outputs: those are the sources
+            if isinstance(doc["output"], dict):
+                found[doc["output"]["candidate_id"]][source_key(doc)] = completed_at(doc)
         return found
 
     def _candidate_sources(self) -> dict[str, list[dict[str, Any]]]:
@@ -131,12 +134,14 @@ class CandidateSummaryBuilder(JobOutputBuilder):
         self.logger.info("%d of %d candidates to (re)build", len(todo), len(fits))
         base = self.query or {}
         for candidate_id, stamps in todo:
-            fit_docs = list(
-                self.source.query(
+            fit_docs = [
+                doc
+                for doc in self.source.query(
                     {**base, "output.@class": FIT_CLASS, "output.candidate_id": candidate_id},
                     properties=[*JOB_FIELDS, "output"],
                 )
-            )
+                if isinstance(doc["output"], dict)
+            ]
             entries = [
                 {k: v for k, v in e.items() if k != "_source"}
                 | {"completed_at": e["_source"].get("completed_at")}

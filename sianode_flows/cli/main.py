@@ -18,8 +18,10 @@ from sianode_flows.cli.options import (
     FmaxOption,
     KeepUnconvergedOption,
     MaxConfigsOption,
+    MaxSitesOption,
     MinCapacityOption,
     OptimizerOption,
+    PoolAtomsOption,
     PotentialOption,
     RetryFailedOption,
     SeedOption,
@@ -78,6 +80,8 @@ def screen(
     store: StoreOption = None,
     as_json: JsonOption = False,
     min_capacity: MinCapacityOption = None,
+    max_sites: MaxSitesOption = None,
+    pool_atoms: PoolAtomsOption = None,
     threshold: ThresholdOption = None,
     steps: StepsOption = None,
     fmax: FmaxOption = None,
@@ -148,10 +152,15 @@ def screen(
 
         second = other_potential(potential or settings.force_field)
         channel_maker = CrossCheckMaker.against(channel_maker, second)
-    maker = ScreeningMaker(
-        channel_maker=channel_maker,
-        min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
-    )
+    try:
+        maker = ScreeningMaker(
+            channel_maker=channel_maker,
+            min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
+            max_sites=max_sites if max_sites is not None else settings.max_sites,
+            pool_atoms=pool_atoms,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     flow = maker.make(records)
     job_store = build_job_store(location)
     if run_dir is None:

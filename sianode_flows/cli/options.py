@@ -37,6 +37,23 @@ MaxConfigsOption = Annotated[
         help="Cap of sequential sampling per candidate [default: SIANODE_MAX_CONFIGS or 60].",
     ),
 ]
+PoolAtomsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--pool-atoms",
+        help="Relax the configurations of all candidates together, in batched jobs of at "
+        "most this many atoms (e.g. 20000 on a GPU, 2000 on a CPU) [default: one job "
+        "per candidate].",
+    ),
+]
+MaxSitesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-sites",
+        help="Largest cell screened; larger ones are recorded as failures "
+        "[default: SIANODE_MAX_SITES or 400].",
+    ),
+]
 RetryFailedOption = Annotated[
     bool,
     typer.Option(

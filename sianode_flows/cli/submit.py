@@ -18,8 +18,10 @@ from sianode_flows.cli.options import (
     FmaxOption,
     KeepUnconvergedOption,
     MaxConfigsOption,
+    MaxSitesOption,
     MinCapacityOption,
     OptimizerOption,
+    PoolAtomsOption,
     PotentialOption,
     RetryFailedOption,
     SeedOption,
@@ -79,6 +81,8 @@ def submit(
     max_configs: MaxConfigsOption = None,
     seed: SeedOption = None,
     min_capacity: MinCapacityOption = None,
+    max_sites: MaxSitesOption = None,
+    pool_atoms: PoolAtomsOption = None,
     threshold: ThresholdOption = None,
     steps: StepsOption = None,
     fmax: FmaxOption = None,
@@ -134,10 +138,15 @@ def submit(
             retry_failed=retry_failed,
             fit_unconverged=keep_unconverged,
         )
-        maker = ScreeningMaker(
-            channel_maker=channel_maker,
-            min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
-        )
+        try:
+            maker = ScreeningMaker(
+                channel_maker=channel_maker,
+                min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
+                max_sites=max_sites if max_sites is not None else settings.max_sites,
+                pool_atoms=pool_atoms,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
         location = store if store is not None else (settings.store if local else None)
         if worker_store:
             location = None

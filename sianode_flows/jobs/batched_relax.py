@@ -163,11 +163,15 @@ class BatchedRelaxMaker(Maker):
         """atomate2's name of the potential, e.g. ``CHGNet``."""
         return force_field_name(self.potential)
 
-    @job
+    @job(data=[Structure, "ionic_steps"])
     def make(
         self, structure: Structure | list[Structure], prev_dir: str | Path | None = None
     ) -> ForceFieldTaskDocument | FailureDocument | list:
         """Job: relax one structure or a list of them.
+
+        The structures and ionic steps of the task documents go to the data store
+        (GridFS on MongoDB), as atomate2's force-field jobs put their trajectories
+        there, so that a batch of hundreds of structures stays a small document.
 
         Parameters
         ----------

@@ -124,7 +124,7 @@ def select_from_records(
     return selection
 
 
-@job(name="candidates")
+@job(name="candidates", data=Structure)
 def select_candidates(
     records: list[StructureRecord | CandidateDocument],
     min_capacity: float,
@@ -144,15 +144,32 @@ def select_candidates(
     return selection
 
 
+@job(name="input records", data=Structure)
+def input_records(
+    records: list[StructureRecord | CandidateDocument],
+) -> list[StructureRecord | CandidateDocument]:
+    """Job: hold input records in the store, their structures in its data store.
+
+    A workflow submitted to a launchpad refers to this job's output instead of
+    carrying the records in its specs (run it before submitting, see
+    :func:`sianode_flows.launchpad.stage_records`).
+    """
+    return records
+
+
 @job(name="candidate")
 def candidate_from_structure(
     structure: Structure,
     source: str = "user",
     source_id: str | None = None,
     radii: dict[str, float] | None = None,
+    max_sites: int | None = None,
 ) -> CandidateDocument:
-    """Job: build the candidate of one charged structure; raises if it is unusable."""
-    check_candidate(structure, max_sites=None)
+    """Job: build the candidate of one charged structure; raises if it is unusable.
+
+    A cell of more than ``max_sites`` sites is refused (``None``: no limit).
+    """
+    check_candidate(structure, max_sites=max_sites)
     provenance = [Provenance(source=source, source_id=source_id)]
     return CandidateDocument.from_structure(structure, provenance, radii=radii)
 
@@ -161,6 +178,7 @@ def candidate_or_job(
     structure: Structure | CandidateDocument | OutputReference,
     name: str,
     radii: dict[str, float] | None = None,
+    max_sites: int | None = None,
 ) -> tuple[list[Job], CandidateDocument | OutputReference, str]:
     """Return the jobs, candidate and flow name a maker starts from.
 
@@ -175,13 +193,28 @@ def candidate_or_job(
         Name of the maker's flow.
     radii
         Framework radii of the candidate's charged channel radius.
+    max_sites
+        Largest cell accepted (``None``: no limit): a larger candidate document is
+        refused at once, a larger structure fails its candidate job.
 
     Returns
     -------
     tuple
         Jobs to put first in the flow, the candidate (or its reference), the name.
+
+    Raises
+    ------
+    CandidateError
+        For a candidate document of more than ``max_sites`` sites.
     """
     if isinstance(structure, CandidateDocument):
+        if max_sites is not None and len(structure.structure) > max_sites:
+            raise CandidateError(
+                f"{structure.candidate_id}: {len(structure.structure)} sites is more than "
+                f"the limit of {max_sites} (raise max_sites to screen it)",
+                "size",
+                reason=f"more than {max_sites} sites",
+            )
         return [], structure, f"{name} {structure.formula}"
-    candidate_job = candidate_from_structure(structure, radii=radii)
+    candidate_job = candidate_from_structure(structure, radii=radii, max_sites=max_sites)
     return [candidate_job], candidate_job.output, name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jobflow import CURRENT_JOB, Flow, JobConfig, Response, job
@@ -22,17 +23,20 @@ from sianode_flows.schemas import (
 )
 
 if TYPE_CHECKING:
-    from jobflow import Maker
+    from jobflow import Job, Maker
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "RoundPlan",
+    "channel_job",
     "configuration_keys",
     "describe_maker",
+    "plan_round",
     "relax_configurations",
     "run_key",
-    "screen_candidates",
     "stored_fit",
+    "stored_fit_output",
     "stored_measurements",
 ]
 
@@ -146,11 +150,12 @@ def stored_measurements(
     return found
 
 
-def stored_fit(key: str, retry_failed: bool = False) -> SlopeFitDocument | None:
-    """Return a finished fit stored under this run key in the running job's store.
+def stored_fit_output(key: str, retry_failed: bool = False) -> dict[str, Any] | None:
+    """Return the job-output document of a finished fit stored under this run key.
 
-    With ``retry_failed``, a fit that lost configurations to failures is not
-    returned, so that they are tried again.
+    It is read from the running job's store, with ``uuid``, ``index`` and the
+    ``output`` (blobs loaded). With ``retry_failed``, a fit that lost configurations
+    to failures is not returned, so that they are tried again.
     """
     store = CURRENT_JOB.store
     if store is None:
@@ -162,11 +167,96 @@ def stored_fit(key: str, retry_failed: bool = False) -> SlopeFitDocument | None:
     }
     if retry_failed:
         criteria["output.n_failed"] = 0
-    found = store.query_one(criteria, properties=["output"], load=True)
-    if not found:
+    for found in store.query(criteria, properties=["uuid", "index", "output"], load=True):
+        if isinstance(found["output"], dict):  # not a list of fits of an older screen
+            return found
+    return None
+
+
+def stored_fit(key: str, retry_failed: bool = False) -> SlopeFitDocument | None:
+    """Return a finished fit stored under this run key in the running job's store.
+
+    See :func:`stored_fit_output`.
+    """
+    found = stored_fit_output(key, retry_failed)
+    if found is None:
         return None
     output: Any = MontyDecoder().process_decoded(found["output"])
     return output if isinstance(output, SlopeFitDocument) else None
+
+
+@dataclass
+class RoundPlan:
+    """What one sampling round of a candidate relaxes and what it takes from the store.
+
+    Parameters
+    ----------
+    run_key
+        Key of the candidate's fit (see :func:`run_key`).
+    keys
+        Relax and measurement keys by configuration index.
+    missing
+        Configurations to relax.
+    reused
+        Points and failures of this round read from the store.
+    """
+
+    run_key: str
+    keys: dict[int, tuple[str, str]]
+    missing: list[DelithiatedConfiguration]
+    reused: list[ChannelPoint | FailureDocument]
+
+
+def plan_round(
+    configurations: list[DelithiatedConfiguration], candidate: CandidateDocument, maker: Maker
+) -> RoundPlan:
+    """Split a round's configurations into those to relax and those the store holds.
+
+    A configuration already measured with the same measurement key (see
+    :func:`configuration_keys`) is taken as it is, one that failed is counted as
+    failed again (unless the maker's ``retry_failed``).
+    """
+    keys = configuration_keys(candidate, configurations, maker)
+    stored = (
+        stored_measurements([k[1] for k in keys.values()], maker.retry_failed)
+        if maker.skip_done
+        else {}
+    )
+    missing = [c for c in configurations if keys[c.config_index][1] not in stored]
+    reused = [stored[config_key] for _, config_key in keys.values() if config_key in stored]
+    if reused:
+        round_number = configurations[0].round
+        logger.info(
+            "%s round %d: %d configurations reused from the store, %d to relax",
+            candidate.candidate_id,
+            round_number,
+            len(reused),
+            len(missing),
+        )
+    return RoundPlan(run_key(candidate, maker), keys, missing, reused)
+
+
+def channel_job(
+    relax_output: Any,
+    configuration: DelithiatedConfiguration,
+    plan: RoundPlan,
+    maker: Maker,
+    metadata: dict[str, Any],
+) -> Job:
+    """Return the channel job of one relaxed configuration, named and tagged."""
+    relax_key, config_key = plan.keys[configuration.config_index]
+    channel = measure_channel(
+        relax_output,
+        configuration,
+        maker.radii,
+        maker.zeopp_check,
+        relax_key=relax_key,
+        config_key=config_key,
+        max_volume_change=maker.max_volume_change,
+    )
+    channel.append_name(f" {configuration.config_index}")
+    channel.update_metadata({**metadata, "config_index": configuration.config_index})
+    return channel
 
 
 @job(name="configurations", config=JobConfig(expose_store=True))
@@ -178,85 +268,45 @@ def relax_configurations(
 ) -> Response | SlopeFitDocument:
     """Job: replace itself by relax -> channel for each configuration, then the fit.
 
-    Only what the store does not hold is relaxed: a configuration already measured
-    with the same measurement key (see :func:`configuration_keys`) is taken as it
-    is, one that failed is counted as failed again (unless the maker's
-    ``retry_failed``). If the store holds a finished fit with the same run key, the
-    first round returns that fit and nothing is recomputed.
+    Only what the store does not hold is relaxed (see :func:`plan_round`). If the
+    store holds a finished fit with the same run key, the first round returns that
+    fit and nothing is recomputed.
     """
     round_number = configurations[0].round if configurations else 1
-    key = run_key(candidate, maker)
     if round_number == 1 and maker.skip_done:
-        done = stored_fit(key, maker.retry_failed)
+        done = stored_fit(run_key(candidate, maker), maker.retry_failed)
         if done is not None:
-            logger.info("%s: fit %s already stored, skipped", candidate.candidate_id, key)
+            logger.info("%s: fit %s already stored, skipped", candidate.candidate_id, done.run_key)
             return done
-    keys = configuration_keys(candidate, configurations, maker)
-    stored = (
-        stored_measurements([k[1] for k in keys.values()], maker.retry_failed)
-        if maker.skip_done
-        else {}
-    )
-    missing = [c for c in configurations if keys[c.config_index][1] not in stored]
-    reused = [stored[config_key] for _, config_key in keys.values() if config_key in stored]
-    if reused:
-        logger.info(
-            "%s round %d: %d configurations reused from the store, %d to relax",
-            candidate.candidate_id,
-            round_number,
-            len(reused),
-            len(missing),
-        )
-    jobs = []
+    plan = plan_round(configurations, candidate, maker)
+    jobs: list[Job] = []
     channels = []
     metadata = {"candidate_id": candidate.candidate_id, "round": round_number}
     batched = getattr(maker.relax_maker, "batched", False)
-    if batched and missing:
-        batch = maker.relax_maker.make([config.structure for config in missing])
+    if batched and plan.missing:
+        batch = maker.relax_maker.make([config.structure for config in plan.missing])
         batch.update_metadata(metadata)
         jobs.append(batch)
-    for position, config in enumerate(missing):
+    for position, config in enumerate(plan.missing):
         if batched:
             relax_output = batch.output[position]
-            new_jobs = []
         else:
             relax = maker.relax_maker.make(config.structure)
             relax.append_name(f" {config.config_index}")
+            relax.update_metadata({**metadata, "config_index": config.config_index})
             relax_output = relax.output
-            new_jobs = [relax]
-        relax_key, config_key = keys[config.config_index]
-        channel = measure_channel(
-            relax_output,
-            config,
-            maker.radii,
-            maker.zeopp_check,
-            relax_key=relax_key,
-            config_key=config_key,
-            max_volume_change=maker.max_volume_change,
-        )
-        channel.append_name(f" {config.config_index}")
-        for new_job in [*new_jobs, channel]:
-            new_job.update_metadata({**metadata, "config_index": config.config_index})
-        jobs += [*new_jobs, channel]
+            jobs.append(relax)
+        channel = channel_job(relax_output, config, plan, maker, metadata)
+        jobs.append(channel)
         channels.append(channel.output)
     fit = fit_channel_slope(
         channels,
         candidate,
         maker,
-        run_key=key,
-        reused=reused,
+        run_key=plan.run_key,
+        reused=plan.reused,
         previous=previous,
         round_number=round_number,
     )
     fit.update_metadata(metadata)
     return Response(replace=Flow([*jobs, fit], output=fit.output, name=candidate.formula))
-
-
-@job(name="screen")
-def screen_candidates(candidates: list[CandidateDocument], maker: Maker) -> Response | list:
-    """Job: replace itself by one channel-stability flow per candidate."""
-    if not candidates:
-        logger.info("no candidate to screen")
-        return []
-    flows = [maker.make(candidate) for candidate in candidates]
-    return Response(replace=Flow(flows, output=[f.output for f in flows], name="screen"))

@@ -15,6 +15,7 @@ from sianode_flows.schemas import (
     DelithiationProtocol,
     FailureDocument,
     FitStatistics,
+    PendingFitDocument,
     SamplingRound,
     SlopeFitDocument,
     StopReason,
@@ -315,14 +316,18 @@ def fit_channel_slope(
     reused: list[ChannelPoint | FailureDocument] | None = None,
     previous: SlopeFitDocument | None = None,
     round_number: int = 1,
-) -> Response | SlopeFitDocument:
+    pooled: bool = False,
+) -> Response | SlopeFitDocument | PendingFitDocument:
     """Job: fit a candidate after a sampling round; replace itself by another round if needed.
 
     The fit covers every round so far (see :func:`slope_fit_document`). When the
     maker samples sequentially and the verdict is still ``"undecided"`` with room
     under the cap, the job replaces itself by the next round (delithiate ->
     configurations -> fit), whose fit becomes this job's output; otherwise its
-    output is the fit, with the reason sampling stopped.
+    output is the fit, with the reason sampling stopped. In a pooled screen
+    (``pooled``), the next round is the next pooled round of all undecided
+    candidates: the job then outputs the fit so far as a
+    :class:`~sianode_flows.schemas.PendingFitDocument` for it to take up.
     """
     from sianode_flows.jobs.relax import describe_maker, engine_label, potential_label
 
@@ -347,5 +352,7 @@ def fit_channel_slope(
     reason = stop_reason(doc, protocol)
     if reason is not None:
         return doc.model_copy(update={"stop_reason": reason})
+    if pooled:
+        return PendingFitDocument(candidate_id=candidate.candidate_id, round=round_number, fit=doc)
     # the maker knows how a round is made (delithiate -> configurations -> fit)
     return Response(replace=maker.round_flow(candidate, round_number + 1, previous=doc))

@@ -7,12 +7,20 @@ makers later. :func:`summarize_relaxation` reads the fields those documents shar
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atomate2.forcefields.jobs import ForceFieldRelaxMaker
 from pymatgen.core import Structure
 
-from sianode_flows.jobs.potentials import OPTIMIZER_NAMES, force_field_name
+from sianode_flows.jobs.potentials import (
+    OPTIMIZER_NAMES,
+    SHIPPED_WEIGHTS,
+    force_field_name,
+    package_version,
+    shipped_weights_files,
+    weights_checksum,
+)
 from sianode_flows.schemas import RelaxationSummary
 from sianode_flows.settings import get_settings
 
@@ -197,15 +205,80 @@ def engine_label(maker: Maker) -> str:
 
 def potential_version(maker: Maker) -> str | None:
     """Return ``"package version"`` of the potential of a force-field maker, if known."""
-    from importlib.metadata import PackageNotFoundError, version
-
     package = POTENTIAL_PACKAGES.get(potential_label(maker))
     if package is None:
         return None
-    try:
-        return f"{package} {version(package)}"
-    except PackageNotFoundError:
-        return None
+    installed = package_version(package)
+    return f"{package} {installed}" if installed is not None else None
+
+
+ENGINE_PACKAGES = {
+    "torch-sim": ("torch-sim-atomistic", "torch"),
+    "ase": ("ase", "atomate2", "torch"),
+}
+"""Packages that run the relaxations of each engine (see :func:`engine_label`)."""
+
+MODEL_ARGUMENTS = ("model", "model_path", "path")
+"""Arguments of atomate2's calculators that choose a potential's weights."""
+
+
+def weights_files(maker: Maker) -> tuple[Path, ...]:
+    """Return the weights files a force-field maker's potential loads.
+
+    The weights shipped with the potential's package (:data:`SHIPPED_WEIGHTS`),
+    unless the maker's ``calculator_kwargs`` choose others: a file (its path), or a
+    model name that is not the shipped one (nothing known here; the name is in the
+    maker's settings).
+
+    Returns
+    -------
+    tuple of Path
+        The files; empty where they are not known.
+    """
+    potential = potential_label(maker)
+    calculator_kwargs = getattr(maker, "calculator_kwargs", None) or {}
+    chosen = next((calculator_kwargs[k] for k in MODEL_ARGUMENTS if k in calculator_kwargs), None)
+    if chosen is None:
+        return shipped_weights_files(potential)
+    if isinstance(chosen, str | Path) and Path(chosen).is_file():
+        return (Path(chosen),)
+    shipped = SHIPPED_WEIGHTS.get(potential)
+    if shipped is not None and str(chosen).lower() in shipped.names:
+        return shipped_weights_files(potential)
+    return ()
+
+
+def engine_versions(maker: Maker) -> dict[str, str | None]:
+    """Return the versions of the packages that run a maker's relaxations.
+
+    torch-sim and torch for the batched maker; ASE, atomate2 and torch for atomate2's
+    per-structure force-field maker; for any other maker, its own package's (say
+    atomate2's), where that is an installed distribution.
+    """
+    packages = ENGINE_PACKAGES.get(engine_label(maker))
+    if packages is None:
+        top_level = type(maker).__module__.partition(".")[0]
+        packages = (top_level,) if package_version(top_level) is not None else ()
+    return {package: package_version(package) for package in packages}
+
+
+def potential_provenance(maker: Maker) -> dict[str, Any]:
+    """Return what identifies the potential and the code behind a maker's relaxations.
+
+    Returns
+    -------
+    dict
+        ``potential`` (``"CHGNet"``), ``potential_version`` (``"chgnet 0.4.2"``),
+        ``weights_sha256`` (the first 16 hex digits of the sha256 of the weights it
+        loads, ``None`` where they are not known) and ``engine_versions`` (package ->
+        version of the relax engine's packages).
+    """
+    return {
+        "potential": potential_label(maker),
+        "potential_version": potential_version(maker),
+        "weights_sha256": weights_checksum(weights_files(maker)),
+        "engine_versions": engine_versions(maker),
+    }
 
 
 def relax_settings(maker: Maker) -> dict[str, Any]:
@@ -213,7 +286,9 @@ def relax_settings(maker: Maker) -> dict[str, Any]:
 
     The maker's name, the batch size and the device are left out (the batched relax
     gives the same result whatever the batch), and so are the ``@version`` stamps;
-    the potential's package version is added.
+    the potential's provenance (:func:`potential_provenance`: its name, its
+    package's version, the checksum of its weights and the relax engine's versions)
+    is added, so that a new potential or engine gives new run keys.
     """
 
     def unversioned(value: Any) -> Any:
@@ -224,4 +299,4 @@ def relax_settings(maker: Maker) -> dict[str, Any]:
         return value
 
     fields = {k: v for k, v in maker.as_dict().items() if k not in IGNORED_RELAX_FIELDS}
-    return {"maker": unversioned(fields), "potential_version": potential_version(maker)}
+    return {"maker": unversioned(fields), **potential_provenance(maker)}

@@ -87,6 +87,10 @@ class ChannelStabilityMaker(Maker):
         stored relaxation of the same configuration.
     retry_failed
         Relax again configurations whose stored attempt failed.
+    max_sites
+        Largest cell accepted (settings: 400 sites; ``None``: no limit). The channel
+        analysis and the relaxations grow with the square of the cell, so a larger
+        candidate is refused with a message naming its size.
     """
 
     name: str = "channel stability"
@@ -107,6 +111,7 @@ class ChannelStabilityMaker(Maker):
     max_volume_change: float | None = DEFAULT_MAX_VOLUME_CHANGE
     skip_done: bool = True
     retry_failed: bool = False
+    max_sites: int | None = field(default_factory=lambda: get_settings().max_sites)
 
     def __post_init__(self) -> None:
         """Refuse inconsistent settings now rather than in the fit job."""
@@ -169,7 +174,7 @@ class ChannelStabilityMaker(Maker):
             Its output is the :class:`~sianode_flows.schemas.SlopeFitDocument` after
             the last sampling round.
         """
-        jobs, candidate, name = candidate_or_job(structure, self.name, self.radii)
+        jobs, candidate, name = candidate_or_job(structure, self.name, self.radii, self.max_sites)
         delithiate = delithiate_candidate(candidate, self.protocol)
         configurations = relax_configurations(delithiate.output, candidate, self)
         jobs += [delithiate, configurations]

@@ -9,7 +9,7 @@ from jobflow import Flow, Maker, OutputReference
 from pymatgen.core import Structure
 
 from sianode_flows.jobs.candidates import select_candidates
-from sianode_flows.jobs.fanout import screen_candidates
+from sianode_flows.jobs.screen import screen_candidates
 from sianode_flows.makers.channel_stability import ChannelStabilityMaker
 from sianode_flows.schemas import CandidateDocument, StructureRecord
 from sianode_flows.settings import get_settings
@@ -41,12 +41,36 @@ class ScreeningMaker(Maker):
         Capacity threshold, mAh/g (settings: 1500).
     max_sites
         Largest cell accepted (settings: 400 sites).
+    pool_atoms
+        Relax the configurations of all candidates together, in batched jobs of at
+        most this many atoms (a few thousand on a CPU, ~20,000 on a GPU), one pooled
+        round after another; ``None``: one batched job per candidate and round. The
+        fits are the same either way (the relaxations are batch invariant); pooling
+        fills a GPU and makes fewer, larger jobs.
     """
 
     name: str = "screening"
     channel_maker: ChannelStabilityMaker = field(default_factory=ChannelStabilityMaker)
     min_capacity: float = field(default_factory=lambda: get_settings().min_capacity)
     max_sites: int | None = field(default_factory=lambda: get_settings().max_sites)
+    pool_atoms: int | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse pooling without a batched relax maker."""
+        if self.pool_atoms is None:
+            return
+        if self.pool_atoms < 1:
+            raise ValueError(f"pool_atoms must be positive, got {self.pool_atoms}")
+        if not isinstance(self.channel_maker, ChannelStabilityMaker):
+            raise ValueError(
+                f"pooled relaxations need a ChannelStabilityMaker, got "
+                f"{type(self.channel_maker).__name__}"
+            )
+        if not getattr(self.channel_maker.relax_maker, "batched", False):
+            raise ValueError(
+                "pooled relaxations (pool_atoms) need a batched relax maker; "
+                f"{type(self.channel_maker.relax_maker).__name__} relaxes one structure per job"
+            )
 
     def make(
         self,
@@ -75,5 +99,7 @@ class ScreeningMaker(Maker):
         select = select_candidates(
             records, self.min_capacity, self.max_sites, self.channel_maker.radii
         )
-        screen = screen_candidates(select.output.selected, self.channel_maker)
+        screen = screen_candidates(
+            select.output.selected, self.channel_maker, self.pool_atoms, select.uuid
+        )
         return Flow([select, screen], output=screen.output, name=self.name)

@@ -260,3 +260,15 @@ class SlopeFitDocument(SianodeDocument, FitStatistics):
     def volume_slope(self) -> float | None:
         """Relative volume change per 100 % SOC (``volume_fit.slope``), if fitted."""
         return self.volume_fit.slope if self.volume_fit is not None else None
+
+
+class PendingFitDocument(SianodeDocument):
+    """A candidate's fit after a pooled round that leaves it undecided, to be sampled on.
+
+    The next pooled round takes it up (see :func:`sianode_flows.jobs.screen.pooled_round`);
+    it is not a result, and readers of slope fits do not see it (its class differs).
+    """
+
+    candidate_id: str = Field(..., description="The candidate.")
+    round: int = Field(..., description="The round just fitted (1-based).")
+    fit: SlopeFitDocument = Field(..., description="The fit over the rounds so far.")

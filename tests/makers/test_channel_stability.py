@@ -117,3 +117,20 @@ def test_li15si4_channels_shrink_on_delithiation(li15si4_primitive, memory_store
     assert fit.slope > 0
     empty = next(p for p in fit.points if p.soc == 0.0)
     assert empty.r_t < fit.r_t_charged
+
+
+def test_a_cell_above_the_site_cap_is_refused_with_its_size(li15si4_primitive, memory_store):
+    from sianode_flows.analysis.validation import CandidateError
+    from sianode_flows.schemas import CandidateDocument, Provenance
+
+    big = li15si4_primitive * (2, 1, 1)
+    maker = ChannelStabilityMaker(n_configs=3, max_sites=50)
+    candidate = CandidateDocument.from_structure(big, [Provenance(source="test")])
+    with pytest.raises(CandidateError, match="76 sites is more than the limit of 50"):
+        maker.make(candidate)
+
+    flow = maker.make(big)
+    responses = run_locally(flow, store=memory_store, log=False)
+    candidate_job = flow.jobs[0]
+    assert candidate_job.name == "candidate" and candidate_job.uuid not in responses
+    assert ChannelStabilityMaker().max_sites == 400

@@ -21,6 +21,7 @@ from tests.sources.servers import (
     optimade_server,
     shared_rows,
     write_optimade_jsonl,
+    write_rows,
 )
 
 LI_SI = ElementCriteria()
@@ -48,6 +49,40 @@ def test_local_folder_with_a_bad_file(tmp_path, li15si4_primitive):
     assert sorted(r.structure is not None for r in result.records) == [False, True]
     missing = LocalFileSource(str(tmp_path / "absent")).fetch(LI_SI)
     assert "no such file" in missing.error
+
+
+def test_local_folder_names_entries_by_path_and_keeps_the_rows_of_a_cut_gzip(
+    tmp_path, li15si4_primitive, shared_data
+):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        li15si4_primitive.to(filename=str(tmp_path / folder / "Li15Si4.cif"))
+    gnome = shared_data / "gnome_li_or_si.csv.gz"
+    li_si = shared_rows(gnome, lambda r: LI_SI.matches_formula(r["formula"]), limit=10)
+    others = shared_rows(gnome, lambda r: not LI_SI.matches_formula(r["formula"]), limit=10)
+    rows = [row for pair in zip(li_si, others, strict=True) for row in pair]
+    packed = write_rows(rows, tmp_path / "whole.csv.gz").read_bytes()
+    (tmp_path / "whole.csv.gz").unlink()
+    (tmp_path / "b" / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
+
+    result = LocalFileSource(str(tmp_path), name="local").fetch(LI_SI)
+    failure = result.records[-1]
+    assert failure.structure is None and failure.source_id.startswith("b/cut.csv.gz#row-")
+    broken_row = int(failure.source_id.rpartition("-")[2])
+    assert 1 < broken_row < len(rows)
+    assert "cut.csv.gz" in failure.error and f"row {broken_row} " in failure.error
+    assert "EOFError" in failure.error
+    read = rows[: broken_row - 1]
+    kept = [r["source_id"] for r in read if LI_SI.matches_formula(r["formula"])]
+    assert [r.source_id for r in result.records] == [
+        "a/Li15Si4.cif",
+        "b/Li15Si4.cif",
+        *kept,
+        failure.source_id,
+    ]
+    assert all(r.structure is not None for r in result.records[:-1])
+    assert result.n_seen == 2 + len(read) + 1
+    assert result.n_seen - result.n_prefiltered == len(result.records)
 
 
 def test_gnome_release_folder(tmp_path, shared_data):
