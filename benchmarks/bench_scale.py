@@ -13,17 +13,18 @@ device: the command it prints runs the same comparison there.
 
 ``scale`` screens a few hundred candidates through FireWorks as a user would: the
 Li-Si-X entries of ../shared/data above the capacity threshold and up to
-``--max-sites`` sites, plus substitution variants (one Si of each host replaced by
-Ge, Sn, Al, Ga, ...) to reach ``--candidates``, written as CIFs to a folder;
+``--max-sites`` sites, plus substitution variants (one or two Si of each host
+replaced by Ge, Sn, Al, Ga, ...) to reach ``--candidates``, written as CIFs to a folder;
 ``sianode submit --local`` puts the screening on a file launchpad with the
 embedded store; ``rlaunch rapidfire`` runs it and is killed (SIGKILL) once
 ``--kill-at`` of the configurations have their channel documents, then restarted
 until the workflow completes. It prints: candidates selected and fitted, lost
 candidates (selected, no fit), duplicated documents (more than one fit per
 candidate and run key, more than one channel document per configuration), the
-relaxations run (those run twice: killed mid-pool), the largest document of the
-docs store, the data store and the launchpad (``bson.encode``), data-store blobs
-no job document refers to, wall time, and relaxations per hour.
+relaxations run (and those run twice: relaxed before the kill, their channel job
+not yet run), the largest document of the docs store, the data store, the
+launchpad's fireworks and launches and its workflow document (``bson.encode``),
+data-store blobs no job document refers to, wall time, and relaxations per hour.
 
     python benchmarks/bench_scale.py scale [--candidates 300] [--configs 3]
         [--steps 5] [--pool-atoms 1500] [--kill-at 0.5] [--threads 2]
@@ -285,6 +286,8 @@ def audit(location: str, launchpad_file: Path, n_configs: int) -> dict:
     relaxations = [task for doc in docs if "relax" in doc["name"] for task in doc["output"] or []]
     database = json_util.loads(launchpad_file.read_text())["fireworks"]
     fireworks = [doc for _, doc in database["fireworks"]["documents"]]
+    launches = [doc for _, doc in database["launches"]["documents"]]
+    workflows = [doc for _, doc in database["workflows"]["documents"]]
     return {
         "selected": len(selected),
         "fitted": len({f.candidate_id for f in all_fits} & selected),
@@ -297,9 +300,12 @@ def audit(location: str, launchpad_file: Path, n_configs: int) -> dict:
         "relaxed twice": len(relaxations) - len(selected) * n_configs,
         "job documents": len(docs),
         "largest job document": bson_sizes(docs),
+        "largest job document's job": max(docs, key=lambda d: len(bson.encode(d)))["name"],
         "largest data document": bson_sizes(store.additional_stores["data"].query({})),
         "largest firework": bson_sizes(fireworks),
         "largest firework's job": max(fireworks, key=lambda d: len(bson.encode(d)))["name"],
+        "largest launch": bson_sizes(launches),
+        "workflow document": bson_sizes(workflows),
         "fireworks": len(fireworks),
         "states": dict(Counter(doc["state"] for doc in fireworks)),
         "blobs": len(blobs),
