@@ -31,6 +31,7 @@ from sianode_flows.cli.options import (
     channel_maker_from_options,
     is_batched,
     jobs_per_candidate,
+    screening_maker_from_options,
 )
 from sianode_flows.cli.output import (
     configure_logging,
@@ -119,7 +120,6 @@ def screen(
     from sianode_flows.builtin import builtin_records
     from sianode_flows.io import read_structure_file
     from sianode_flows.jobs.relax import default_relax_maker
-    from sianode_flows.makers import ScreeningMaker
     from sianode_flows.stores import build_job_store, is_mongo_uri
 
     settings = get_settings()
@@ -152,15 +152,9 @@ def screen(
 
         second = other_potential(potential or settings.force_field)
         channel_maker = CrossCheckMaker.against(channel_maker, second)
-    try:
-        maker = ScreeningMaker(
-            channel_maker=channel_maker,
-            min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
-            max_sites=max_sites if max_sites is not None else settings.max_sites,
-            pool_atoms=pool_atoms,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    maker = screening_maker_from_options(
+        settings, channel_maker, min_capacity, max_sites, pool_atoms
+    )
     flow = maker.make(records)
     job_store = build_job_store(location)
     if run_dir is None:

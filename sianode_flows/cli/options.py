@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 if TYPE_CHECKING:
+    from jobflow import Maker
+
+    from sianode_flows.makers import ScreeningMaker
     from sianode_flows.settings import SianodeSettings
 
 Engine = Literal["batched", "ase"]
@@ -170,3 +173,28 @@ def channel_maker_from_options(
     except ValueError as exc:
         stderr_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from exc
+
+
+def screening_maker_from_options(
+    settings: SianodeSettings,
+    channel_maker: Maker,
+    min_capacity: float | None,
+    max_sites: int | None,
+    pool_atoms: int | None,
+) -> ScreeningMaker:
+    """Build the screening maker from command-line options, settings filling the gaps.
+
+    A maker the options make inconsistent (pooling without a batched relax) is a
+    :class:`typer.BadParameter` with the maker's message.
+    """
+    from sianode_flows.makers import ScreeningMaker
+
+    try:
+        return ScreeningMaker(
+            channel_maker=channel_maker,
+            min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
+            max_sites=max_sites if max_sites is not None else settings.max_sites,
+            pool_atoms=pool_atoms,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc

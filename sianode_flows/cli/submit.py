@@ -30,6 +30,7 @@ from sianode_flows.cli.options import (
     VerdictRuleOption,
     channel_maker_from_options,
     is_batched,
+    screening_maker_from_options,
 )
 from sianode_flows.cli.output import configure_logging, stderr_console
 from sianode_flows.launchpad import LAUNCHPAD_FILE_ENV
@@ -121,7 +122,6 @@ def submit(
         from sianode_flows.builtin import builtin_records
         from sianode_flows.io import read_structure_file
         from sianode_flows.jobs.relax import default_relax_maker
-        from sianode_flows.makers import ScreeningMaker
         from sianode_flows.stores import build_job_store, is_mongo_uri
 
         records = builtin_records() if input is None else read_structure_file(input)
@@ -138,15 +138,9 @@ def submit(
             retry_failed=retry_failed,
             fit_unconverged=keep_unconverged,
         )
-        try:
-            maker = ScreeningMaker(
-                channel_maker=channel_maker,
-                min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
-                max_sites=max_sites if max_sites is not None else settings.max_sites,
-                pool_atoms=pool_atoms,
-            )
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from exc
+        maker = screening_maker_from_options(
+            settings, channel_maker, min_capacity, max_sites, pool_atoms
+        )
         location = store if store is not None else (settings.store if local else None)
         if worker_store:
             location = None
