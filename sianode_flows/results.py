@@ -23,6 +23,7 @@ from sianode_flows.schemas import (
     HarvestDocument,
     SlopeFitDocument,
 )
+from sianode_flows.schemas.fit import SHOWN_VERDICTS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -33,8 +34,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-VERDICT_ORDER = {"stable": 0, "unstable": 1, "undecided": 2, "insufficient-data": 3}
-"""Ranking of the verdicts: decided ones first, then those the data cannot tell."""
+VERDICT_ORDER = {verdict: rank for rank, verdict in enumerate(SHOWN_VERDICTS)}
+"""Ranking of the verdicts shown (against the reference, else the absolute)."""
+
+RELATIVE_ONLY = frozenset({"lower", "higher", "similar"})
+ABSOLUTE_ONLY = frozenset({"stable", "unstable"})
 
 SUMMARY_FIELDS = (
     "formula",
@@ -56,6 +60,15 @@ SUMMARY_FIELDS = (
     "n_failed",
     "n_excluded",
     "verdict",
+    "reference",
+    "relative_verdict",
+    "relative_difference",
+    "relative_ci_low",
+    "relative_ci_high",
+    "paired",
+    "interval_method",
+    "ci_level",
+    "role",
     "potential",
     "stop_reason",
 )
@@ -135,11 +148,11 @@ def failure_documents(store: JobStore) -> list[FailureDocument]:
 def rank[Ranked: (SlopeFitDocument, CandidateSummaryDocument)](
     fits: Iterable[Ranked],
 ) -> list[Ranked]:
-    """Order fits or summaries: stable first, then by |slope| ascending, then capacity."""
+    """Order fits or summaries: lower (or stable) first, then by |slope|, then capacity."""
     return sorted(
         fits,
         key=lambda f: (
-            VERDICT_ORDER[f.verdict],
+            VERDICT_ORDER.get(f.shown_verdict, len(VERDICT_ORDER)),
             abs(f.slope) if f.slope is not None else float("inf"),
             -f.capacity_mAh_g,
         ),
@@ -172,8 +185,10 @@ def summary_criteria(
     source
         Source database of one of its provenance entries (e.g. ``"mp"``).
     verdict
-        Verdict kept: ``"stable"``, ``"unstable"``, ``"undecided"`` or
-        ``"insufficient-data"``.
+        Verdict kept, as shown: against the reference (``"lower"``, ``"higher"``,
+        ``"similar"``), the absolute one (``"stable"``, ``"unstable"``), either
+        (``"undecided"``, ``"insufficient-data"``: the relative verdict where
+        there is one), or ``"reference"`` (the reference's own fits).
     potential
         Potential of the fits kept, e.g. ``"CHGNet"`` (case-insensitive); every one
         when ``None``.
@@ -193,10 +208,27 @@ def summary_criteria(
     if source is not None:
         criteria["provenance.source"] = source
     if verdict is not None:
-        criteria["verdict"] = verdict
+        criteria |= verdict_criterion(verdict)
     if potential is not None:
         criteria["potential"] = {"$regex": f"^{re.escape(potential)}$", "$options": "i"}
     return criteria
+
+
+def verdict_criterion(verdict: str) -> dict[str, Any]:
+    """Return the query of the summaries whose shown verdict is ``verdict``."""
+    if verdict == "reference":
+        return {"role": "reference"}
+    if verdict in RELATIVE_ONLY:
+        return {"relative_verdict": verdict}
+    if verdict in ABSOLUTE_ONLY:
+        return {"verdict": verdict, "role": {"$ne": "reference"}}
+    return {
+        "role": {"$ne": "reference"},
+        "$or": [
+            {"relative_verdict": verdict},
+            {"relative_verdict": None, "verdict": verdict},
+        ],
+    }
 
 
 def summary_documents(store: Store, **filters: Any) -> list[CandidateSummaryDocument]:

@@ -61,12 +61,33 @@ class SianodeSettings(BaseSettings):
         description="sequential: rounds of configurations while the verdict is undecided "
         "(first_round, round_size, max_configs); fixed: n_configs once. For the CLI.",
     )
-    first_round: int = Field(10, description="Configurations of the first round, ends included.")
+    first_round: int = Field(20, description="Configurations of the first round, ends included.")
     round_size: int = Field(10, description="Configurations added per further round.")
-    max_configs: int = Field(60, description="Cap of sequential sampling (configurations).")
+    max_configs: int = Field(120, description="Cap of sequential sampling (configurations).")
     seed: int = Field(0, description="Seed of the random delithiation.")
     slope_threshold: float = Field(
         0.5, description="Largest |dR_t/dSOC| judged stable (A per 100 % SOC)."
+    )
+    # the defaults of analysis.sequential (tests/test_settings.py checks they agree;
+    # importing it here would load the whole analysis package with the settings)
+    min_configs: int = Field(
+        20,
+        description="Fewest fitted configurations for any verdict (fewer: no verdict).",
+    )
+    spending: Literal["pocock", "obrien-fleming", "bonferroni"] = Field(
+        "obrien-fleming",
+        description="Alpha-spending of the sequential looks: the intervals hold their level "
+        "over all looks at once.",
+    )
+    margin: float = Field(
+        0.1,
+        description="Half-width of the 'similar' band of a slope against the reference's "
+        "(A per 100 % SOC).",
+    )
+    reference: str = Field(
+        "builtin:Li15Si4",
+        description="Reference of the relative verdicts: 'builtin:Li15Si4' (pure Si), a "
+        "structure file, or 'none' for the absolute rule against slope_threshold.",
     )
     force_field: str = Field("CHGNet", description="Force field of the default relax.")
     relax_fmax: float = Field(0.05, description="Force criterion of the relax (eV/A).")

@@ -156,7 +156,7 @@ def test_a_6000_candidate_harvest_selection_and_screen_stay_small(candidates, jo
     )
     points = [ChannelPoint(config_index=i, soc=i / 29, r_t=1.6 - 0.2 * i / 29) for i in range(30)]
     protocol = ChannelStabilityMaker(n_configs=30).protocol
-    fit = slope_fit_document([], candidates[0], protocol, 0.5, reused=points, n_bootstrap=200)
+    fit = slope_fit_document([], candidates[0], protocol, 0.5, reused=points)
     # the screen's output refers to one fit job per candidate: three are stored
     # here (6,000 separate writes would only measure the store's speed)
     maker = ChannelStabilityMaker()
@@ -225,7 +225,7 @@ def test_a_380_site_candidate_with_90_configurations_in_one_pool(job_store):
         ChannelPoint(config_index=c.config_index, soc=c.soc, r_t=1.6 - 0.2 * c.soc)
         for c in configurations
     ]
-    fit = slope_fit_document([], candidate, protocol, 0.5, reused=points, n_bootstrap=200)
+    fit = slope_fit_document([], candidate, protocol, 0.5, reused=points)
     jobs = {
         "delithiate": (delithiate_candidate(candidate, protocol), configurations),
         "relax": (maker.make([c.structure for c in configurations]), tasks),

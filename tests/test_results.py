@@ -53,8 +53,14 @@ def test_query_candidates_filters_the_summaries(location):
     steepest = max(found, key=lambda s: abs(s.slope))
     kept = query_candidates(location, max_slope=(abs(flattest.slope) + abs(steepest.slope)) / 2)
     assert [s.candidate_id for s in kept] == [flattest.candidate_id]
-    verdict = by_id[LI15SI4].verdict
-    assert LI15SI4 in {s.candidate_id for s in query_candidates(location, verdict=verdict)}
+    # Li15Si4 is the reference of the screen; three configurations give Li30Si7Ge no verdict
+    assert by_id[LI15SI4].shown_verdict == "reference"
+    assert [s.candidate_id for s in query_candidates(location, verdict="reference")] == [LI15SI4]
+    assert by_id[LI30SI7GE].relative_verdict == "insufficient-data"
+    assert [s.candidate_id for s in query_candidates(location, verdict="insufficient-data")] == [
+        LI30SI7GE
+    ]
+    assert query_candidates(location, verdict="lower") == []
 
     # the job-store readers still work beside the summaries
     job_store = build_job_store(location)

@@ -199,6 +199,9 @@ def test_killed_worker_loses_no_finished_fit_and_a_rerun_completes(backend, tmp_
     host = li15si4()
     dumpfn([host, substituted(host, "Ge")], tmp_path / "inputs.json")
     args = ["--input", str(tmp_path / "inputs.json"), "--store", backend.location]
+    # one flow per candidate (no reference: rounds of all candidates would finish the
+    # relaxations of both before the first fit), so that a kill falls between the two
+    args += ["--reference", "none"]
     backend.submit(*args, "--configs", "3", "--steps", str(RELAX_STEPS), "--keep-unconverged")
     submitted = backend.launchpad_file.read_bytes() if backend.launchpad_file else None
 

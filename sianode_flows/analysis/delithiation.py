@@ -10,6 +10,8 @@ import numpy as np
 from sianode_flows.analysis.capacity import MIGRANT
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pymatgen.core import Structure
 
 
@@ -87,6 +89,7 @@ def delithiate(
     include_delithiated: bool = True,
     migrant: str = MIGRANT,
     round_number: int = 1,
+    migrant_sites: Sequence[int] | None = None,
 ) -> list[DelithiatedStructure]:
     """Remove migrant atoms at random to make partially charged configurations.
 
@@ -119,13 +122,23 @@ def delithiate(
         Element symbol of the mobile ion.
     round_number
         Sampling round (1-based); rounds after the first hold no ends.
+    migrant_sites
+        The migrant sites, in the order in which the draws pick them (by default
+        the structure's order). A structure built on another's cell passes its
+        sites in the other's order (see :func:`matching_migrant_sites`) to remove
+        the same sites as the other with the same seed: common random numbers.
 
     Returns
     -------
     list of DelithiatedStructure
         The configurations, in the order of their targets.
     """
-    migrant_sites = [i for i, site in enumerate(structure) if site.specie.symbol == migrant]
+    own_sites = [i for i, site in enumerate(structure) if site.specie.symbol == migrant]
+    if migrant_sites is None:
+        migrant_sites = own_sites
+    elif sorted(migrant_sites) != own_sites:
+        raise ValueError(f"migrant_sites must be an ordering of the {migrant} sites")
+    migrant_sites = list(migrant_sites)
     n_total = len(migrant_sites)
     if n_total == 0:
         raise ValueError(f"{structure.composition.reduced_formula} contains no {migrant}")
@@ -155,3 +168,60 @@ def delithiate(
             )
         )
     return configs
+
+
+def matching_migrant_sites(
+    structure: Structure,
+    reference: Structure,
+    migrant: str = MIGRANT,
+    tolerance: float = 0.02,
+    length_tolerance: float = 0.05,
+) -> list[int] | None:
+    """Return the structure's migrant sites in the reference's order, if built on its cell.
+
+    A structure is built on the reference's cell (a substitution variant, say) when
+    its lattice is the reference's (lengths within ``length_tolerance``, relative;
+    angles within 1 degree) and every site of the reference has one of the
+    structure's at the same fractional position (within ``tolerance``, periodic),
+    migrant sites on migrant sites; the framework's elements may differ.
+
+    Parameters
+    ----------
+    structure
+        The candidate.
+    reference
+        The reference, e.g. Li15Si4.
+    migrant
+        Element symbol of the mobile ion.
+    tolerance
+        Largest fractional distance between matched sites.
+    length_tolerance
+        Largest relative difference of the lattice lengths.
+
+    Returns
+    -------
+    list of int or None
+        For each migrant site of the reference, in its order, the index of the
+        structure's migrant site at the same position; ``None`` when the structure
+        is not built on the reference's cell.
+    """
+    if len(structure) != len(reference):
+        return None
+    lengths = np.asarray(structure.lattice.abc)
+    if not np.allclose(lengths, reference.lattice.abc, rtol=length_tolerance, atol=0):
+        return None
+    if not np.allclose(structure.lattice.angles, reference.lattice.angles, atol=1.0):
+        return None
+    is_migrant = np.array([site.specie.symbol == migrant for site in structure])
+    ref_migrant = np.array([site.specie.symbol == migrant for site in reference])
+    if is_migrant.sum() != ref_migrant.sum() or not ref_migrant.any():
+        return None
+    delta = reference.frac_coords[:, None, :] - structure.frac_coords[None, :, :]
+    distance = np.abs(delta - np.round(delta)).max(axis=2)
+    distance[ref_migrant[:, None] != is_migrant[None, :]] = np.inf
+    nearest = distance.argmin(axis=1)
+    if distance[np.arange(len(reference)), nearest].max() > tolerance:
+        return None
+    if np.unique(nearest).size != len(reference):
+        return None
+    return [int(index) for index in nearest[ref_migrant]]

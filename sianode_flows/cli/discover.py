@@ -174,7 +174,10 @@ def discover(
     promoted = promote.output.resolve(job_store) or []
     fits = rank(fit_documents(job_store))
     console = stdout_console()
-    console.print(fits_table(fits, title=f"{len(fits)} candidates, known and generated"))
+    screened = sum(1 for f in fits if f.role != "reference")
+    reference = next((f.reference for f in fits if f.reference), None)
+    against = f", against {reference}" if reference else ""
+    console.print(fits_table(fits, title=f"{screened} candidates, known and generated{against}"))
     console.print(
         f"{len(promoted)} of {samples} generated samples promoted to the channel screen "
         f"(valid, converged, unique, novel, E_hull <= {hull_tolerance} eV/atom, "

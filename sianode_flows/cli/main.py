@@ -17,14 +17,18 @@ from sianode_flows.cli.options import (
     EngineOption,
     FmaxOption,
     KeepUnconvergedOption,
+    MarginOption,
     MaxConfigsOption,
     MaxSitesOption,
     MinCapacityOption,
+    MinConfigsOption,
     OptimizerOption,
     PoolAtomsOption,
     PotentialOption,
+    ReferenceOption,
     RetryFailedOption,
     SeedOption,
+    SpendingOption,
     StepsOption,
     ThresholdOption,
     VerdictRuleOption,
@@ -42,8 +46,10 @@ from sianode_flows.cli.output import (
     print_json,
     relax_progress,
     screen_results,
+    screen_title,
     stderr_console,
     stdout_console,
+    too_few_note,
 )
 from sianode_flows.settings import get_settings
 
@@ -108,11 +114,20 @@ def screen(
         ),
     ] = False,
     verdict_rule: VerdictRuleOption = "interval",
+    reference: ReferenceOption = None,
+    margin: MarginOption = None,
+    min_configs: MinConfigsOption = None,
+    spending: SpendingOption = None,
     retry_failed: RetryFailedOption = False,
     keep_unconverged: KeepUnconvergedOption = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Screen candidates: capacity filter, delithiate, relax, channel radius, slope fit."""
+    """Screen candidates: capacity filter, delithiate, relax, channel radius, slope fit.
+
+    Each candidate's slope is compared with the reference's (pure Si, Li15Si4, by the
+    same protocol and settings): lower, higher, similar or undecided, from an
+    interval that holds its level over all the rounds sampled.
+    """
     configure_logging(verbose)
     warnings.filterwarnings("ignore")
     from jobflow import run_locally
@@ -135,6 +150,9 @@ def screen(
         seed=seed,
         threshold=threshold,
         verdict_rule=verdict_rule,
+        margin=margin,
+        min_configs=min_configs,
+        spending=spending,
         relax_maker=relax_maker,
         zeopp_check=zeopp_check,
         retry_failed=retry_failed,
@@ -152,8 +170,9 @@ def screen(
 
         second = other_potential(potential or settings.force_field)
         channel_maker = CrossCheckMaker.against(channel_maker, second)
+        reference = "none"  # a cross-check judges each potential against the threshold
     maker = screening_maker_from_options(
-        settings, channel_maker, min_capacity, max_sites, pool_atoms
+        settings, channel_maker, min_capacity, max_sites, pool_atoms, reference
     )
     flow = maker.make(records)
     job_store = build_job_store(location)
@@ -200,7 +219,10 @@ def screen(
         print_json(fits, checks)
     else:
         console = stdout_console()
-        console.print(fits_table(fits, title=f"{len(fits)} candidates screened"))
+        console.print(fits_table(fits, title=screen_title(fits)))
+        note = too_few_note(fits)
+        if note:
+            console.print(note)
         if checks:
             console.print(cross_check_table(checks))
         if selection.failures:
@@ -238,7 +260,11 @@ def results(
     ] = None,
     verdict: Annotated[
         str | None,
-        typer.Option("--verdict", help="stable, unstable, undecided or insufficient-data."),
+        typer.Option(
+            "--verdict",
+            help="The verdict shown: against the reference lower, higher or similar; "
+            "absolute stable or unstable; undecided, insufficient-data or reference.",
+        ),
     ] = None,
     potential: Annotated[
         str,

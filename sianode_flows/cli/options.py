@@ -29,7 +29,7 @@ ConfigsOption = Annotated[
         "--configs",
         "-n",
         help="A fixed number of configurations per candidate (with --max-configs: the "
-        "first round) [default: sequential rounds, SIANODE_FIRST_ROUND=10 + "
+        "first round) [default: sequential rounds, SIANODE_FIRST_ROUND=20 + "
         "SIANODE_ROUND_SIZE=10 while undecided].",
     ),
 ]
@@ -37,7 +37,40 @@ MaxConfigsOption = Annotated[
     int | None,
     typer.Option(
         "--max-configs",
-        help="Cap of sequential sampling per candidate [default: SIANODE_MAX_CONFIGS or 60].",
+        help="Cap of sequential sampling per candidate [default: SIANODE_MAX_CONFIGS or 120].",
+    ),
+]
+ReferenceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--reference",
+        help="What every slope is compared with, by the same protocol and settings: "
+        "builtin:Li15Si4 (pure Si), another built-in cell, a structure file, or 'none' for "
+        "the absolute verdict against --threshold "
+        "[default: SIANODE_REFERENCE or builtin:Li15Si4].",
+    ),
+]
+MarginOption = Annotated[
+    float | None,
+    typer.Option(
+        "--margin",
+        help="Half-width of the 'similar' band of a slope minus the reference's "
+        "(A per 100 % SOC) [default: SIANODE_MARGIN or 0.1].",
+    ),
+]
+MinConfigsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--min-configs",
+        help="Fewest fitted configurations for any verdict [default: SIANODE_MIN_CONFIGS or 20].",
+    ),
+]
+SpendingOption = Annotated[
+    Literal["obrien-fleming", "pocock", "bonferroni"] | None,
+    typer.Option(
+        "--spending",
+        help="How the error is spent over the sequential looks, so that the intervals hold "
+        "their level over all of them [default: SIANODE_SPENDING or obrien-fleming].",
     ),
 ]
 PoolAtomsOption = Annotated[
@@ -76,9 +109,9 @@ VerdictRuleOption = Annotated[
     Literal["interval", "point"],
     typer.Option(
         "--verdict-rule",
-        help="interval: stable when the slope's 95% interval lies within +-threshold, "
-        "unstable when wholly outside, else undecided; point: |slope| <= threshold "
-        "(fixed samples only).",
+        help="Of the absolute verdict: interval: stable when the slope's 95% interval lies "
+        "within +-threshold, unstable when wholly outside, else undecided; point: "
+        "|slope| <= threshold (fixed samples only).",
     ),
 ]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed of the delithiation.")]
@@ -152,6 +185,9 @@ def channel_maker_from_options(
     seed: int | None,
     threshold: float | None,
     verdict_rule: str,
+    margin: float | None = None,
+    min_configs: int | None = None,
+    spending: str | None = None,
     **fields: Any,
 ) -> Any:
     """Return the channel-stability maker of ``screen`` and ``submit`` from their options.
@@ -162,12 +198,18 @@ def channel_maker_from_options(
     from sianode_flows.cli.output import stderr_console
     from sianode_flows.makers import ChannelStabilityMaker
 
+    chosen = {
+        "margin": margin,
+        "min_configs": min_configs,
+        "spending": spending,
+    }
     try:
         return ChannelStabilityMaker(
             **sampling_fields(configs, max_configs, settings, verdict_rule),
             seed=seed if seed is not None else settings.seed,
             slope_threshold=threshold if threshold is not None else settings.slope_threshold,
             verdict_rule=verdict_rule,
+            **{name: value for name, value in chosen.items() if value is not None},
             **fields,
         )
     except ValueError as exc:
@@ -181,20 +223,31 @@ def screening_maker_from_options(
     min_capacity: float | None,
     max_sites: int | None,
     pool_atoms: int | None,
+    reference: str | None = None,
 ) -> ScreeningMaker:
     """Build the screening maker from command-line options, settings filling the gaps.
 
-    A maker the options make inconsistent (pooling without a batched relax) is a
-    :class:`typer.BadParameter` with the maker's message.
+    A maker the options make inconsistent (pooling without a batched relax) or a
+    reference that cannot be read is a :class:`typer.BadParameter` with the reason.
     """
     from sianode_flows.makers import ScreeningMaker
+    from sianode_flows.makers.screening import reference_candidate
 
     try:
-        return ScreeningMaker(
+        maker = ScreeningMaker(
             channel_maker=channel_maker,
             min_capacity=min_capacity if min_capacity is not None else settings.min_capacity,
             max_sites=max_sites if max_sites is not None else settings.max_sites,
             pool_atoms=pool_atoms,
+            reference=reference_of(reference, settings),
         )
+        reference_candidate(maker.reference, maker.max_sites)  # readable now, not mid-run
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    return maker
+
+
+def reference_of(option: str | None, settings: SianodeSettings) -> str | None:
+    """Return the reference a command compares with: the option, else the settings'."""
+    chosen = option if option is not None else settings.reference
+    return None if chosen.lower() == "none" else chosen

@@ -170,14 +170,21 @@ def configs_cell(fit: SlopeFitDocument | CandidateSummaryDocument) -> str:
 
 
 def fits_table(fits: Sequence[SlopeFitDocument | CandidateSummaryDocument], title: str) -> Table:
-    """Return the ranked table of slope fits (or candidate summaries), verdict first."""
+    """Return the ranked table of slope fits (or candidate summaries), verdict first.
+
+    The verdict is the one against the reference where there is one (lower,
+    higher, similar, undecided), else the absolute one; the next column is the
+    slope minus the reference's with its interval, then the slope's own.
+    """
     table = Table(title=title)
+    level = next((f.ci_level for f in fits if f.ci_level is not None), 0.95)
     for header in (
         "#",
         "formula",
         "verdict",
+        f"slope - reference [{100 * level:.0f}% CI]",
         "slope +- err (A/100% SOC)",
-        "95% CI",
+        f"{100 * level:.0f}% CI",
         "capacity (mAh/g)",
         "R_t charged (A)",
         "dV/V_ref per 100% SOC",
@@ -189,12 +196,14 @@ def fits_table(fits: Sequence[SlopeFitDocument | CandidateSummaryDocument], titl
     ):
         table.add_column(header, justify="left" if header in LEFT_COLUMNS else "right")
     for index, fit in enumerate(fits, start=1):
-        slope = "-" if fit.slope is None else f"{fit.slope:.3f} +- {fit.slope_err:.3f}"
-        color = VERDICT_STYLES.get(fit.verdict, "")
+        slope = "-" if fit.slope is None else f"{fit.slope:.3f} +- {fit.slope_err or 0:.3f}"
+        verdict = fit.shown_verdict
+        color = VERDICT_STYLES.get(verdict, "")
         table.add_row(
             str(index),
             fit.formula,
-            f"[{color}]{fit.verdict}[/{color}]" if color else fit.verdict,
+            f"[{color}]{verdict}[/{color}]" if color else verdict,
+            relative_cell(fit),
             slope,
             _interval(fit.slope_ci_low, fit.slope_ci_high),
             f"{fit.capacity_mAh_g:.1f}",
@@ -211,8 +220,48 @@ def fits_table(fits: Sequence[SlopeFitDocument | CandidateSummaryDocument], titl
     return table
 
 
+def relative_cell(fit: SlopeFitDocument | CandidateSummaryDocument) -> str:
+    """Return the slope minus the reference's and its interval, or what stands for it."""
+    if fit.role == "reference":
+        return "(the reference)"
+    if fit.relative_difference is None:
+        return "-"
+    return f"{fit.relative_difference:+.3f} " + _interval(fit.relative_ci_low, fit.relative_ci_high)
+
+
+def screen_title(fits: Sequence[SlopeFitDocument | CandidateSummaryDocument]) -> str:
+    """Return the title of a screen's table: how many, and against what."""
+    screened = sum(1 for f in fits if f.role != "reference")
+    reference = next((f.reference for f in fits if f.reference), None)
+    against = f", against {reference} by the same protocol" if reference else ""
+    return f"{screened} candidates screened{against}"
+
+
+def too_few_note(fits: Sequence[SlopeFitDocument | CandidateSummaryDocument]) -> str | None:
+    """Return a sentence on the fits that have too few configurations for a verdict."""
+    short = [f for f in fits if f.slope is not None and f.shown_verdict == "insufficient-data"]
+    if not short:
+        return None
+    least = max((f.min_configs or 0) for f in short) or None
+    counts = sorted({f.n_configs for f in short})
+    need = f"at least {least}" if least else "more"
+    return (
+        f"{len(short)} fit(s) of {', '.join(map(str, counts))} configurations: too few for a "
+        f"verdict, which needs {need} (fewer cannot hold the interval's level); screen "
+        "without --configs to sample until decided."
+    )
+
+
 LEFT_COLUMNS = ("formula", "verdict", "source id", "potential")
-VERDICT_STYLES = {"stable": "green", "unstable": "red", "undecided": "yellow"}
+VERDICT_STYLES = {
+    "stable": "green",
+    "lower": "green",
+    "similar": "cyan",
+    "unstable": "red",
+    "higher": "red",
+    "undecided": "yellow",
+    "reference": "blue",
+}
 """Colours of the verdicts in terminal tables."""
 
 

@@ -17,14 +17,18 @@ from sianode_flows.cli.options import (
     EngineOption,
     FmaxOption,
     KeepUnconvergedOption,
+    MarginOption,
     MaxConfigsOption,
     MaxSitesOption,
     MinCapacityOption,
+    MinConfigsOption,
     OptimizerOption,
     PoolAtomsOption,
     PotentialOption,
+    ReferenceOption,
     RetryFailedOption,
     SeedOption,
+    SpendingOption,
     StepsOption,
     ThresholdOption,
     VerdictRuleOption,
@@ -91,6 +95,10 @@ def submit(
     engine: EngineOption = None,
     optimizer: OptimizerOption = None,
     verdict_rule: VerdictRuleOption = "interval",
+    reference: ReferenceOption = None,
+    margin: MarginOption = None,
+    min_configs: MinConfigsOption = None,
+    spending: SpendingOption = None,
     retry_failed: RetryFailedOption = False,
     keep_unconverged: KeepUnconvergedOption = False,
     force: Annotated[
@@ -132,6 +140,9 @@ def submit(
             seed=seed,
             threshold=threshold,
             verdict_rule=verdict_rule,
+            margin=margin,
+            min_configs=min_configs,
+            spending=spending,
             relax_maker=default_relax_maker(
                 potential, batched=is_batched(engine), steps=steps, fmax=fmax, optimizer=optimizer
             ),
@@ -139,7 +150,7 @@ def submit(
             fit_unconverged=keep_unconverged,
         )
         maker = screening_maker_from_options(
-            settings, channel_maker, min_capacity, max_sites, pool_atoms
+            settings, channel_maker, min_capacity, max_sites, pool_atoms, reference
         )
         location = store if store is not None else (settings.store if local else None)
         if worker_store:

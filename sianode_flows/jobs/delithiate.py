@@ -14,13 +14,19 @@ from sianode_flows.schemas import (
 
 
 def configurations_of(
-    candidate: CandidateDocument, protocol: DelithiationProtocol, round_number: int = 1
+    candidate: CandidateDocument,
+    protocol: DelithiationProtocol,
+    round_number: int = 1,
+    migrant_sites: list[int] | None = None,
 ) -> list[DelithiatedConfiguration]:
     """Draw the delithiated configurations of one sampling round of a candidate.
 
     Round 1 holds ``protocol.n_configs`` configurations (ends included), indexed
     from 0; each later round ``protocol.round_size`` more, indexed after the rounds
-    before it (see :meth:`DelithiationProtocol.first_index`).
+    before it (see :meth:`DelithiationProtocol.first_index`). ``migrant_sites``
+    orders the Li sites as the reference's are ordered, for a candidate built on
+    the reference's cell: it then removes the reference's sites, configuration by
+    configuration (see :func:`~sianode_flows.analysis.delithiation.matching_migrant_sites`).
     """
     drawn = delithiate(
         candidate.structure,
@@ -30,6 +36,7 @@ def configurations_of(
         include_charged=protocol.include_charged,
         include_delithiated=protocol.include_delithiated,
         round_number=round_number,
+        migrant_sites=migrant_sites,
     )
     first = protocol.first_index(round_number)
     return [
@@ -50,7 +57,10 @@ def configurations_of(
 
 @job(name="delithiate", data=Structure)
 def delithiate_candidate(
-    candidate: CandidateDocument, protocol: DelithiationProtocol, round_number: int = 1
+    candidate: CandidateDocument,
+    protocol: DelithiationProtocol,
+    round_number: int = 1,
+    migrant_sites: list[int] | None = None,
 ) -> list[DelithiatedConfiguration]:
     """Job: the configurations of a candidate's round (see :func:`configurations_of`)."""
-    return configurations_of(candidate, protocol, round_number)
+    return configurations_of(candidate, protocol, round_number, migrant_sites)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from jobflow import CURRENT_JOB, Flow, JobConfig, Response, job
 from monty.json import MontyDecoder, jsanitize
 
+from sianode_flows.analysis.intervals import INTERVAL_METHOD
 from sianode_flows.jobs.channel import measure_channel
 from sianode_flows.jobs.fit import fit_channel_slope
 from sianode_flows.jobs.relax import describe_maker, relax_settings
@@ -33,6 +34,7 @@ __all__ = [
     "configuration_keys",
     "describe_maker",
     "plan_round",
+    "reference_key",
     "relax_configurations",
     "run_key",
     "stored_fit",
@@ -46,21 +48,58 @@ def _hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def run_key(candidate: CandidateDocument, maker: Maker) -> str:
+def run_key(
+    candidate: CandidateDocument,
+    maker: Maker,
+    reference_key: str | None = None,
+    migrant_sites: list[int] | None = None,
+) -> str:
     """Hash the candidate structure and every setting that changes its fit.
 
     Two runs with the same key would produce the same slope fit, so a stored fit
-    with this key lets a rerun skip the candidate.
+    with this key lets a rerun skip the candidate. A fit against a reference adds
+    the reference's key (:func:`reference_key`) and the site order of its paired
+    draws.
+    """
+    payload = {
+        "structure": candidate.structure.as_dict(),
+        "protocol": maker.protocol.model_dump(),
+        "relax_maker": relax_settings(maker.relax_maker),
+        "radii": maker.radii,
+        "slope_threshold": maker.slope_threshold,
+        "verdict_rule": maker.verdict_rule,
+        "fit_unconverged": maker.fit_unconverged,
+        "max_volume_change": maker.max_volume_change,
+        "interval": {
+            "method": INTERVAL_METHOD,
+            "min_configs": maker.min_configs,
+            "level": maker.level,
+            "spending": maker.spending,
+        },
+    }
+    if reference_key is not None:
+        payload |= {
+            "reference": reference_key,
+            "margin": maker.margin,
+            "migrant_sites": migrant_sites,
+        }
+    return _hash(payload)
+
+
+def reference_key(reference: CandidateDocument, maker: Maker) -> str:
+    """Hash what the reference's measurements depend on, as the hull's key does.
+
+    Its structure, how its configurations are drawn (not the cap), the relax
+    settings with the potential and its version, and the channel settings: every
+    screen with the same key compares with the same reference points, which are
+    relaxed once and reused.
     """
     return _hash(
         {
-            "structure": candidate.structure.as_dict(),
-            "protocol": maker.protocol.model_dump(),
-            "relax_maker": relax_settings(maker.relax_maker),
+            "structure": reference.structure.as_dict(),
+            "draw": maker.protocol.draw_description(),
+            "relax": relax_settings(maker.relax_maker),
             "radii": maker.radii,
-            "slope_threshold": maker.slope_threshold,
-            "verdict_rule": maker.verdict_rule,
-            "n_bootstrap": maker.n_bootstrap,
             "fit_unconverged": maker.fit_unconverged,
             "max_volume_change": maker.max_volume_change,
         }
@@ -71,17 +110,22 @@ def configuration_keys(
     candidate: CandidateDocument,
     configurations: list[DelithiatedConfiguration],
     maker: Maker,
+    migrant_sites: list[int] | None = None,
 ) -> dict[int, tuple[str, str]]:
     """Return, by configuration index, the relax key and the measurement key.
 
     The relax key identifies the relaxation: the candidate structure, how the
-    configuration was drawn (the protocol without its cap, the round and the index),
-    the relax settings, the potential and its version. The measurement key adds
-    what the channel analysis depends on (radii, Zeo++ check, volume bound).
+    configuration was drawn (the protocol without its cap, the round and the index,
+    and the order of the Li sites where the draws follow a reference's), the relax
+    settings, the potential and its version. The measurement key adds what the
+    channel analysis depends on (radii, Zeo++ check, volume bound).
     """
+    draw = maker.protocol.draw_description()
+    if migrant_sites is not None and migrant_sites != sorted(migrant_sites):
+        draw = draw | {"migrant_sites": migrant_sites}  # the natural order draws the same
     shared = {
         "structure": candidate.structure.as_dict(),
-        "draw": maker.protocol.draw_description(),
+        "draw": draw,
         "relax": relax_settings(maker.relax_maker),
     }
     analysis = {
@@ -150,12 +194,16 @@ def stored_measurements(
     return found
 
 
-def stored_fit_output(key: str, retry_failed: bool = False) -> dict[str, Any] | None:
+def stored_fit_output(
+    key: str, retry_failed: bool = False, deepest: bool = False
+) -> dict[str, Any] | None:
     """Return the job-output document of a finished fit stored under this run key.
 
     It is read from the running job's store, with ``uuid``, ``index`` and the
     ``output`` (blobs loaded). With ``retry_failed``, a fit that lost configurations
-    to failures is not returned, so that they are tried again.
+    to failures is not returned, so that they are tried again. With ``deepest``, of
+    several such fits the one over the most configurations (a reference sampled as
+    far as different screens needed it) is returned.
     """
     store = CURRENT_JOB.store
     if store is None:
@@ -167,10 +215,16 @@ def stored_fit_output(key: str, retry_failed: bool = False) -> dict[str, Any] | 
     }
     if retry_failed:
         criteria["output.n_failed"] = 0
-    for found in store.query(criteria, properties=["uuid", "index", "output"], load=True):
-        if isinstance(found["output"], dict):  # not a list of fits of an older screen
-            return found
-    return None
+    found = [
+        doc
+        for doc in store.query(criteria, properties=["uuid", "index", "output"], load=True)
+        if isinstance(doc["output"], dict)  # not a list of fits of an older screen
+    ]
+    if not found:
+        return None
+    if deepest:
+        return max(found, key=lambda doc: len(doc["output"].get("points") or []))
+    return found[0]
 
 
 def stored_fit(key: str, retry_failed: bool = False) -> SlopeFitDocument | None:
@@ -208,15 +262,20 @@ class RoundPlan:
 
 
 def plan_round(
-    configurations: list[DelithiatedConfiguration], candidate: CandidateDocument, maker: Maker
+    configurations: list[DelithiatedConfiguration],
+    candidate: CandidateDocument,
+    maker: Maker,
+    key: str | None = None,
+    migrant_sites: list[int] | None = None,
 ) -> RoundPlan:
     """Split a round's configurations into those to relax and those the store holds.
 
     A configuration already measured with the same measurement key (see
     :func:`configuration_keys`) is taken as it is, one that failed is counted as
-    failed again (unless the maker's ``retry_failed``).
+    failed again (unless the maker's ``retry_failed``). ``key`` is the fit's run
+    key (:func:`run_key` of the candidate and maker by default).
     """
-    keys = configuration_keys(candidate, configurations, maker)
+    keys = configuration_keys(candidate, configurations, maker, migrant_sites)
     stored = (
         stored_measurements([k[1] for k in keys.values()], maker.retry_failed)
         if maker.skip_done
@@ -233,7 +292,7 @@ def plan_round(
             len(reused),
             len(missing),
         )
-    return RoundPlan(run_key(candidate, maker), keys, missing, reused)
+    return RoundPlan(key or run_key(candidate, maker), keys, missing, reused)
 
 
 def channel_job(

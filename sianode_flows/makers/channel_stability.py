@@ -9,6 +9,7 @@ from typing import get_args
 from jobflow import Flow, Maker, OutputReference
 from pymatgen.core import Structure
 
+from sianode_flows.analysis.sequential import DEFAULT_LEVEL, Spending
 from sianode_flows.jobs.candidates import candidate_or_job
 from sianode_flows.jobs.channel import DEFAULT_MAX_VOLUME_CHANGE
 from sianode_flows.jobs.delithiate import delithiate_candidate
@@ -69,13 +70,27 @@ class ChannelStabilityMaker(Maker):
     zeopp_check
         Also compute Zeo++'s free sphere for each configuration.
     slope_threshold
-        Largest |slope| judged stable, A per 100 % SOC (settings: 0.5).
+        Largest |slope| judged stable, A per 100 % SOC (settings: 0.5), for the
+        absolute verdict.
     verdict_rule
-        ``"interval"``: stable when the bootstrap 95 % interval of the slope lies
-        within +-threshold, unstable when wholly outside, else undecided;
-        ``"point"``: stable when |slope| <= threshold (fixed samples only).
+        ``"interval"``: stable when the interval of the slope lies within
+        +-threshold, unstable when wholly outside, else undecided; ``"point"``:
+        stable when |slope| <= threshold (fixed samples only).
     n_bootstrap
-        Bootstrap resamples of the configurations for the slope intervals.
+        Bootstrap resamples of a cross-check's paired interval.
+    min_configs
+        Fewest fitted configurations for any verdict (settings: 20): fewer cannot
+        hold the intervals' level (see the calibration in the README).
+    level
+        Confidence level of the intervals, held over all looks of a sequential
+        protocol at once (0.95).
+    spending
+        Alpha-spending of the looks (settings: ``"obrien-fleming"``; also
+        ``"pocock"``, ``"bonferroni"``; see
+        :mod:`sianode_flows.analysis.sequential`).
+    margin
+        Half-width of the ``similar`` band of the slope minus the reference's, A
+        per 100 % SOC (settings: 0.1).
     fit_unconverged
         Fit points whose relaxation did not converge (left out and counted by
         default).
@@ -107,6 +122,10 @@ class ChannelStabilityMaker(Maker):
     slope_threshold: float = field(default_factory=lambda: get_settings().slope_threshold)
     verdict_rule: VerdictRule = "interval"
     n_bootstrap: int = 1000
+    min_configs: int = field(default_factory=lambda: get_settings().min_configs)
+    level: float = DEFAULT_LEVEL
+    spending: Spending = field(default_factory=lambda: get_settings().spending)
+    margin: float = field(default_factory=lambda: get_settings().margin)
     fit_unconverged: bool = False
     max_volume_change: float | None = DEFAULT_MAX_VOLUME_CHANGE
     skip_done: bool = True
@@ -120,8 +139,16 @@ class ChannelStabilityMaker(Maker):
             raise ValueError(
                 f"verdict_rule must be one of {get_args(VerdictRule)}, got {self.verdict_rule!r}"
             )
-        if self.verdict_rule == "interval" and self.n_bootstrap < 1:
-            raise ValueError("the interval verdict rule needs bootstrap resamples (n_bootstrap)")
+        if self.min_configs < 3:
+            raise ValueError(f"min_configs must be at least 3, got {self.min_configs}")
+        if not 0.0 < self.level < 1.0:
+            raise ValueError(f"level must be in (0, 1), got {self.level}")
+        if self.spending not in get_args(Spending) or self.spending == "none":
+            raise ValueError(
+                f"spending must be pocock, obrien-fleming or bonferroni, got {self.spending!r}"
+            )
+        if self.margin <= 0:
+            raise ValueError(f"margin must be positive, got {self.margin}")
         if self.n_configs < 3:
             raise ValueError(
                 f"a slope needs at least 3 configurations, got n_configs={self.n_configs}"

@@ -123,16 +123,19 @@ def draw_figures(
                 r_t_window=options.r_t_window,
                 color_title="verdict",
             ),
-            "The same, colored by the verdict of the slope fit (stable, unstable, undecided, "
-            "insufficient data) or why there is none.",
+            "The same, colored by the verdict of the slope fit (against the reference: "
+            "lower, similar, higher; without one: stable, unstable; undecided, insufficient "
+            "data, the reference itself) or why there is none.",
         )
     add(
         "slope",
         figures.slope_capacity_figure(
             data.fits, out / "slope_vs_capacity.png", reference_chemsys=options.reference_chemsys
         ),
-        f"Slope of R_t against SOC (error bars: standard error) against capacity, colored "
-        f"by verdict; pure {options.reference_chemsys} starred as the reference.",
+        f"Slope of R_t against SOC against capacity, each with its interval, colored by the "
+        f"verdict shown; the band is the reference's slope interval (the relative verdicts "
+        f"come from each difference's own interval, paired where the draws are); pure "
+        f"{options.reference_chemsys} starred.",
     )
     shown = data.fits if options.max_fit_figures is None else data.fits[: options.max_fit_figures]
     for rank, fit in enumerate(shown, start=1):

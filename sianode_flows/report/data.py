@@ -209,11 +209,12 @@ class ReportData:
         Returns
         -------
         dict[str, str]
-            Candidate identifier to its verdict (``stable``, ``unstable``,
-            ``undecided``: the slope's interval crosses the threshold, or
-            ``insufficient-data``), else ``below capacity`` or ``not screened``.
+            Candidate identifier to the verdict its fit shows (against the
+            reference: ``lower``, ``higher``, ``similar``; else ``stable``,
+            ``unstable``; ``undecided``, ``insufficient-data``, or ``reference``),
+            else ``below capacity`` or ``not screened``.
         """
-        verdicts = {fit.candidate_id: fit.verdict for fit in self.fits}
+        verdicts = {fit.candidate_id: fit.shown_verdict for fit in self.fits}
         return {
             c.candidate_id: verdicts.get(
                 c.candidate_id,

@@ -154,16 +154,29 @@ def _chemsys(formula: str) -> str:
     return Composition(formula).chemical_system
 
 
+def _error_bars(fits: Sequence[SlopeFitDocument]) -> list[list[float]]:
+    """Return the lower and upper error bars: the slope's interval, else its standard error."""
+    low, high = [], []
+    for fit in fits:
+        if fit.slope_ci_low is not None and fit.slope_ci_high is not None:
+            low.append(max(fit.slope - fit.slope_ci_low, 0.0))
+            high.append(max(fit.slope_ci_high - fit.slope, 0.0))
+        else:
+            low.append(fit.slope_err or 0.0)
+            high.append(fit.slope_err or 0.0)
+    return [low, high]
+
+
 def _slope_points(ax: Axes, drawn: Sequence[tuple[SlopeFitDocument, float]]) -> None:
-    """Draw the slopes with their error bars, one legend entry per verdict."""
+    """Draw the slopes with their intervals, one legend entry per verdict shown."""
     for verdict in VERDICTS:
-        chosen = [(f, slope) for f, slope in drawn if f.verdict == verdict]
+        chosen = [(f, slope) for f, slope in drawn if f.shown_verdict == verdict]
         if not chosen:
             continue
         ax.errorbar(
             [f.capacity_mAh_g for f, _ in chosen],
             [slope for _, slope in chosen],
-            yerr=[f.slope_err or 0.0 for f, _ in chosen],
+            yerr=_error_bars([f for f, _ in chosen]),
             fmt="o",
             markersize=2 * MARKER_RADIUS,
             color=STATUS_COLORS[verdict],
@@ -185,9 +198,10 @@ def _point_obstacles(
         xy = (fit.capacity_mAh_g, slope)
         radius = STAR_RADIUS if fit.candidate_id in references else MARKER_RADIUS
         boxes.append(display_box(ax, xy, xy, radius))
-        if fit.slope_err:
-            low = (fit.capacity_mAh_g, slope - fit.slope_err)
-            high = (fit.capacity_mAh_g, slope + fit.slope_err)
+        (below,), (above,) = _error_bars([fit])
+        if below or above:
+            low = (fit.capacity_mAh_g, slope - below)
+            high = (fit.capacity_mAh_g, slope + above)
             boxes.append(display_box(ax, low, high, CAP))
     return boxes
 
@@ -198,9 +212,15 @@ def slope_capacity_plot(
     reference_chemsys: str = "Li-Si",
     label_limit: int = 25,
 ) -> Figure | None:
-    """Draw each screened candidate's slope against its capacity; pure Li-Si marked.
+    """Draw each screened candidate's slope against its capacity, against the reference's band.
 
-    Points are colored by verdict. With at most ``label_limit`` points each is
+    Each point carries its slope's interval (the standard error where there is
+    none) and is colored by the verdict shown (against the reference, else the
+    absolute one). The reference's own fit, where the fits hold one, is a
+    horizontal band (its interval) and line (its slope); without one, the band of
+    the slope threshold is drawn instead. Pure Li-Si is starred. The relative
+    verdicts come from the interval of each difference (paired where the draws
+    are), not from whether the two intervals overlap. With at most ``label_limit`` points each is
     labelled with its formula where there is room (see
     :func:`sianode_flows.report.labels.place_labels`), else with a number keyed in
     the legend; labels never overlap.
@@ -224,8 +244,25 @@ def slope_capacity_plot(
         return None
     fig = Figure(figsize=(7.0, 4.8))
     ax = fig.add_subplot()
-    threshold = Counter(f.slope_threshold for f, _ in drawn).most_common(1)[0][0]
-    ax.axhspan(-threshold, threshold, color=STATUS_COLORS["stable"], alpha=0.08, zorder=1)
+    reference = max(
+        (f for f, _ in drawn if f.role == "reference"), key=lambda f: f.n_configs, default=None
+    )
+    band_handle = None
+    if reference is not None and reference.slope_ci_low is not None:
+        band_handle = ax.axhspan(
+            reference.slope_ci_low,
+            reference.slope_ci_high,
+            color=STATUS_COLORS["reference"],
+            alpha=0.10,
+            zorder=1,
+            label=f"reference {reference.formula}: {reference.slope:.2f} "
+            f"[{reference.slope_ci_low:.2f}, {reference.slope_ci_high:.2f}], "
+            f"{reference.n_configs} configurations",
+        )
+        ax.axhline(reference.slope, color=STATUS_COLORS["reference"], linewidth=0.8, zorder=1)
+    else:
+        threshold = Counter(f.slope_threshold for f, _ in drawn).most_common(1)[0][0]
+        ax.axhspan(-threshold, threshold, color=STATUS_COLORS["stable"], alpha=0.08, zorder=1)
     _slope_points(ax, drawn)
     references = [(f, slope) for f, slope in drawn if _chemsys(f.formula) == reference_chemsys]
     if references:
@@ -247,15 +284,16 @@ def slope_capacity_plot(
     ax.margins(x=0.15, y=0.15)
     ax.grid(alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
-    handles.append(
-        ax.fill_between(
-            [],
-            [],
-            color=STATUS_COLORS["stable"],
-            alpha=0.2,
-            label=f"|slope| \N{LESS-THAN OR EQUAL TO} {threshold:g} (stable)",
+    if band_handle is None:
+        handles.append(
+            ax.fill_between(
+                [],
+                [],
+                color=STATUS_COLORS["stable"],
+                alpha=0.2,
+                label=f"|slope| \N{LESS-THAN OR EQUAL TO} {threshold:g} (stable)",
+            )
         )
-    )
     if len(drawn) <= label_limit:
         placed = place_labels(
             ax,

@@ -158,9 +158,20 @@ def _fit_line(
     ci_high = getattr(statistics, "slope_ci_high", None)
     if ci_low is not None and ci_high is not None:
         level = getattr(statistics, "ci_level", None) or 0.95
+        method = getattr(statistics, "interval_method", None) or "pairs-bootstrap"
         legend_text(
             handles,
-            f"slope {100 * level:.0f} % bootstrap interval [{ci_low:.2f}, {ci_high:.2f}]",
+            f"slope {100 * level:.0f} % interval ({method}) [{ci_low:.2f}, {ci_high:.2f}]",
+        )
+    difference = getattr(statistics, "relative_difference", None)
+    if difference is not None:
+        low_d = getattr(statistics, "relative_ci_low", None)
+        high_d = getattr(statistics, "relative_ci_high", None)
+        interval = "" if low_d is None else f" [{low_d:+.2f}, {high_d:+.2f}]"
+        legend_text(
+            handles,
+            f"minus {statistics.reference}: {difference:+.2f}{interval}, "
+            f"{statistics.relative_verdict}",
         )
     try:
         _, low, high = confidence_band(x, y, grid)
@@ -316,7 +327,7 @@ def slope_fit_plot(fit: SlopeFitDocument) -> Figure:
         The figure.
     """
     points = sorted(fit.points, key=lambda p: p.soc)
-    title = f"{fit.formula}: {fit.verdict} ({fit.candidate_id})"
+    title = f"{fit.formula}: {fit.shown_verdict} ({fit.candidate_id})"
     sampling = sampling_line(fit)
     return fit_line_plot(
         [p.soc for p in points],

@@ -59,10 +59,14 @@ tr.control td { font-style: italic; background: #f6f6f6; }
 
 
 VERDICT_STYLES = {
+    "lower": ("#146c3c", "#dff2e6"),
     "stable": ("#1a7f1a", "#e3f4e3"),
-    "unstable": ("#c02020", "#fbe4e4"),
+    "similar": ("#0f6f78", "#ddf3f5"),
     "undecided": ("#a84f00", "#fff0dc"),
+    "higher": ("#8c0021", "#f8dde3"),
+    "unstable": ("#c02020", "#fbe4e4"),
     "insufficient-data": ("#555555", "#eeeeee"),
+    "reference": ("#111111", "#e8e8e8"),
     "below capacity": ("#777777", "#f6f6f6"),
     "not screened": ("#1f5f94", "#e6eef7"),
 }
@@ -211,6 +215,9 @@ def table_html(
 
 
 FIT_COLUMNS = (
+    ("relative_difference", "slope minus reference (Å/100 % SOC)", "+.3f"),
+    ("relative_ci_low", "difference CI low", "+.3f"),
+    ("relative_ci_high", "difference CI high", "+.3f"),
     ("capacity_mAh_g", "capacity (mAh/g)", ".1f"),
     ("r_t_charged", "R_t charged (Å)", ".3f"),
     ("slope", "slope (Å/100 % SOC)", ".3f"),
@@ -227,16 +234,26 @@ FIT_COLUMNS = (
 )
 """Numeric columns of the ranked table: summary field, header, format."""
 FIT_FORMATS = {name: spec for name, _, spec in FIT_COLUMNS}
-OPTIONAL_COLUMNS = frozenset({"slope_ci_low", "slope_ci_high", "volume_slope"})
-"""Columns shown only when some fit has a value (a bootstrap interval, a volume fit)."""
+OPTIONAL_COLUMNS = frozenset(
+    {
+        "relative_difference",
+        "relative_ci_low",
+        "relative_ci_high",
+        "slope_ci_low",
+        "slope_ci_high",
+        "volume_slope",
+    }
+)
+"""Columns shown only when some fit has a value (a reference, an interval, a volume fit)."""
 
 
 def fits_table(fits: Sequence[SlopeFitDocument]) -> str:
     """Return the ranked table of slope fits, one row per candidate, with provenance.
 
-    The verdict comes right after the formula, so that it shows however narrow the
-    window; the numbers follow. The columns are fields of
-    :func:`sianode_flows.results.summary_row`; the optional ones
+    The verdict shown (against the reference where there is one, else the absolute
+    one) comes right after the formula, so that it shows however narrow the window;
+    the slope minus the reference's and its interval follow, then the numbers. The
+    columns are fields of :func:`sianode_flows.results.summary_row`; the optional ones
     (:data:`OPTIONAL_COLUMNS`) are left out when no fit has them. Candidates promoted
     from generated samples carry a ``generated`` tag beside their identifier and the
     row class ``generated``.
@@ -259,14 +276,14 @@ def fits_table(fits: Sequence[SlopeFitDocument]) -> str:
     rows, attrs = [], []
     for index, (fit, summary) in enumerate(zip(fits, summaries, strict=True), start=1):
         row = [number(index, "d", "rank"), Cell(summary["formula"] or "-", field="formula")]
-        row.append(Cell(summary["verdict"], field="verdict"))
+        row.append(Cell(fit.shown_verdict, field="verdict"))
         generated = is_generated(fit.candidate_id, fit.source)
         tag = GENERATED if generated else None
         row.append(Cell(summary["candidate_id"] or "-", field="candidate_id", tag=tag))
         row += [Cell(summary[k] or "-", field=k) for k in ("source", "source_id")]
         row += [number(summary.get(name), spec, name) for name, _, spec in columns]
         rows.append(row)
-        css = status_class(fit.verdict) + (" generated" if generated else "")
+        css = status_class(fit.shown_verdict) + (" generated" if generated else "")
         attrs.append({"class": css, "data-candidate-id": fit.candidate_id})
     return table_html(headers, rows, "ranked-candidates", attrs)
 

@@ -52,11 +52,11 @@ def _badge(name: str, count: int, css: str = "") -> str:
 def _header(data: ReportData) -> str:
     """Return the page header: the store, when, and counts (fits by verdict)."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    verdicts = Counter(f.verdict for f in data.fits)
+    verdicts = Counter(f.shown_verdict for f in data.fits)
     badges = [
         _badge("candidates", len(data.candidates)),
         _badge("slope fits", len(data.fits)),
-        *(_badge(v, verdicts[v], status_class(v)) for v in VERDICTS),
+        *(_badge(v, verdicts[v], status_class(v)) for v in VERDICTS if verdicts[v]),
         _badge("failures", len(data.failures)),
         _badge("database series", len(data.series)),
     ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.lines import Line2D
 
-from sianode_flows.schemas.fit import Verdict
+from sianode_flows.schemas.fit import SHOWN_VERDICTS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,13 +21,18 @@ DPI = 150
 """Resolution of every PNG (dots per inch)."""
 ANGSTROM = "\N{ANGSTROM SIGN}"
 FIT_COLOR = "#d62728"
-VERDICTS: tuple[str, ...] = get_args(Verdict)
-"""Every verdict a fit can carry, in ranking order (stable first)."""
+VERDICTS: tuple[str, ...] = SHOWN_VERDICTS
+"""Every verdict a fit can show, in ranking order: against the reference, the absolute
+one without a reference, and the reference's own."""
 STATUS_COLORS = {
+    "lower": "#1a9850",
     "stable": "#2ca02c",
-    "unstable": "#d62728",
+    "similar": "#17becf",
     "undecided": "#ff7f0e",
+    "higher": "#a50026",
+    "unstable": "#d62728",
     "insufficient-data": "#7f7f7f",
+    "reference": "#000000",
     "below capacity": "#c7c7c7",
     "not screened": "#1f77b4",
 }

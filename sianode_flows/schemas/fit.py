@@ -9,12 +9,33 @@ from pydantic import BaseModel, Field, field_validator
 from sianode_flows.schemas.base import SianodeDocument
 
 Verdict = Literal["stable", "unstable", "undecided", "insufficient-data"]
-"""What a fit says of a candidate.
+"""What a fit says of a candidate against the slope threshold (the absolute rule).
 
 ``"stable"`` and ``"unstable"`` are decided; ``"undecided"``: the data cannot tell
 (the interval of the slope crosses the threshold); ``"insufficient-data"``: no slope
-could be fitted at all.
+could be fitted, or fewer configurations than a verdict needs (``min_configs``).
 """
+RelativeVerdict = Literal["lower", "higher", "similar", "undecided", "insufficient-data"]
+"""What a fit says of a candidate against the reference (pure Si by the same protocol).
+
+From the interval of its slope minus the reference's: ``"lower"`` (wholly below 0),
+``"higher"`` (wholly above 0), ``"similar"`` (within +-margin), ``"undecided"``
+(none of these), ``"insufficient-data"`` (too few configurations for a verdict).
+"""
+SHOWN_VERDICTS = (
+    "lower",
+    "stable",
+    "similar",
+    "undecided",
+    "higher",
+    "unstable",
+    "insufficient-data",
+    "reference",
+)
+"""Every verdict a fit can show (:func:`shown_verdict`), in ranking order: the channels
+that change less first, then those the data cannot tell, then the reference itself."""
+FitRole = Literal["candidate", "reference"]
+"""Whether a fit is of a screened candidate or of the reference it is compared with."""
 VerdictRule = Literal["interval", "point"]
 """How a fit is judged against the threshold.
 
@@ -25,9 +46,10 @@ threshold``, else unstable, however wide its interval.
 """
 LEGACY_VERDICT_RULES = {"slope": "point", "upper-bound": "interval"}
 """Names of the verdict rules in documents written before the three verdicts."""
-StopReason = Literal["fixed", "decided", "cap reached", "no fit"]
+StopReason = Literal["fixed", "decided", "cap reached", "no fit", "reference"]
 """Why sampling stopped: a fixed number of configurations was asked for; the verdict
-was decided; the cap was reached while undecided; or no slope could be fitted."""
+was decided; the cap was reached while undecided; no slope could be fitted; or (for
+the reference) no candidate needed it further."""
 VolumeReference = Literal["charged", "largest"]
 
 SOC_DEFINITION = "Li atoms kept / Li atoms in the charged cell"
@@ -56,6 +78,11 @@ class DelithiationProtocol(BaseModel):
     include_charged: bool = Field(..., description="Charged end (SOC 1) included.")
     include_delithiated: bool = Field(..., description="Empty end (SOC 0) included.")
     soc_definition: str = Field(SOC_DEFINITION, description="Definition of SOC.")
+
+    @property
+    def n_ends(self) -> int:
+        """Fixed ends of the design (the charged cell, the empty framework): 0 to 2."""
+        return int(self.include_charged) + int(self.include_delithiated)
 
     @property
     def sequential(self) -> bool:
@@ -106,13 +133,28 @@ class SamplingRound(BaseModel):
     slope_ci_low: float | None = Field(None, description="Interval after the round, low.")
     slope_ci_high: float | None = Field(None, description="Interval after the round, high.")
     verdict: Verdict = Field(..., description="Verdict after the round.")
+    critical_value: float | None = Field(
+        None, description="Critical value of the round's look (None: not a look)."
+    )
+    relative_ci_low: float | None = Field(
+        None, description="Interval of the slope minus the reference's after the round, low."
+    )
+    relative_ci_high: float | None = Field(
+        None, description="Interval of the slope minus the reference's after the round, high."
+    )
+    relative_verdict: RelativeVerdict | None = Field(
+        None, description="Verdict against the reference after the round."
+    )
 
 
 class FitStatistics(BaseModel):
     """Least-squares slope of R_t against SOC with its correlation statistics."""
 
     slope: float | None = Field(None, description="dR_t/dSOC (A per 100 % SOC).")
-    slope_err: float | None = Field(None, description="Standard error of the slope.")
+    slope_err: float | None = Field(
+        None, description="Standard error of the slope (of the design: see interval_method)."
+    )
+    slope_df: float | None = Field(None, description="Degrees of freedom of slope_err.")
     intercept: float | None = Field(None, description="R_t at SOC 0 from the fit (A).")
     intercept_err: float | None = Field(None, description="Standard error (A).")
     pearson_r: float | None = Field(None, description="Pearson correlation r.")
@@ -120,12 +162,27 @@ class FitStatistics(BaseModel):
     spearman_rho: float | None = Field(None, description="Spearman rank correlation.")
     spearman_p: float | None = Field(None, description="Two-sided p-value of rho.")
     slope_ci_low: float | None = Field(
-        None, description="Lower bound of the bootstrap interval of the slope (slope units)."
+        None, description="Lower bound of the interval of the slope (slope units)."
     )
     slope_ci_high: float | None = Field(
-        None, description="Upper bound of the bootstrap interval of the slope (slope units)."
+        None, description="Upper bound of the interval of the slope (slope units)."
     )
-    ci_level: float | None = Field(None, description="Confidence level of the interval.")
+    ci_level: float | None = Field(
+        None,
+        description="Confidence level of the interval; of a sequential fit, held over all "
+        "its looks at once.",
+    )
+    interval_method: str | None = Field(
+        None,
+        description="How the interval was computed: 'collapsed-strata' (the design's "
+        "linearized error, Student's t with Satterthwaite's degrees of freedom, at the "
+        "look's critical value) or 'pairs-bootstrap' (percentile, resampling the points).",
+    )
+    critical_value: float | None = Field(
+        None, description="Critical value of the interval (t scale) at this look."
+    )
+    look: int | None = Field(None, description="Look of the sequential plan (1-based).")
+    n_looks: int | None = Field(None, description="Looks the sequential plan allows.")
     n_bootstrap: int | None = Field(
         None, description="Bootstrap resamples of the points (pairs bootstrap, percentile)."
     )
@@ -140,7 +197,10 @@ class FitStatistics(BaseModel):
         seed: int = 0,
         level: float = 0.95,
     ) -> tuple[dict, str | None]:
-        """Fit y against x; return the statistics as fields, or why none could be fitted.
+        """Fit y against x by least squares with a pairs-bootstrap interval.
+
+        For points that are not a stratified design (a database series, say); the
+        configurations of a candidate are fitted by :func:`sianode_flows.jobs.fit.design_fit`.
 
         Parameters
         ----------
@@ -175,6 +235,7 @@ class FitStatistics(BaseModel):
                 "slope_ci_low": interval.low,
                 "slope_ci_high": interval.high,
                 "ci_level": level,
+                "interval_method": "pairs-bootstrap",
                 "n_bootstrap": n_bootstrap,
                 "bootstrap_seed": seed,
             }
@@ -219,6 +280,48 @@ class SlopeFitDocument(SianodeDocument, FitStatistics):
         description="'interval': stable when the 95 % interval lies within +-threshold, "
         "unstable when wholly outside, else undecided; 'point': |slope| <= threshold.",
     )
+    role: FitRole = Field(
+        "candidate", description="'reference': the fit the candidates are compared with."
+    )
+    min_configs: int | None = Field(
+        None, description="Fewest fitted configurations for any verdict."
+    )
+    spending: str | None = Field(
+        None, description="Alpha-spending of the sequential looks (e.g. 'pocock')."
+    )
+    reference: str | None = Field(
+        None, description="Candidate id of the reference the slope is compared with."
+    )
+    reference_key: str | None = Field(
+        None,
+        description="Key of the reference's measurements: its structure, the draw, the relax "
+        "settings with the potential and its version, the channel settings.",
+    )
+    reference_slope: float | None = Field(
+        None, description="The reference's slope at the same look (A per 100 % SOC)."
+    )
+    relative_difference: float | None = Field(
+        None, description="Slope minus the reference's (A per 100 % SOC)."
+    )
+    relative_ci_low: float | None = Field(
+        None, description="Lower bound of the interval of the difference (same level)."
+    )
+    relative_ci_high: float | None = Field(
+        None, description="Upper bound of the interval of the difference (same level)."
+    )
+    relative_verdict: RelativeVerdict | None = Field(
+        None,
+        description="Lower, higher, similar (within +-margin) than the reference, undecided, "
+        "or insufficient data; None without a reference.",
+    )
+    paired: bool | None = Field(
+        None,
+        description="Whether the candidate drew the reference's removed Li sites, "
+        "configuration by configuration, so that the difference is paired.",
+    )
+    margin: float | None = Field(
+        None, description="Half-width of the 'similar' band (A per 100 % SOC)."
+    )
     rounds: list[SamplingRound] = Field(
         default_factory=list, description="Sampling rounds, in order, with their verdicts."
     )
@@ -261,9 +364,30 @@ class SlopeFitDocument(SianodeDocument, FitStatistics):
         """Relative volume change per 100 % SOC (``volume_fit.slope``), if fitted."""
         return self.volume_fit.slope if self.volume_fit is not None else None
 
+    @property
+    def shown_verdict(self) -> str:
+        """Return the verdict a screen shows (see :func:`shown_verdict`)."""
+        return shown_verdict(self.role, self.relative_verdict, self.verdict)
+
+    @property
+    def decided(self) -> bool:
+        """Whether the verdict that sampling follows is decided."""
+        return self.shown_verdict in ("lower", "higher", "similar", "stable", "unstable")
+
+
+def shown_verdict(role: str, relative: str | None, verdict: str) -> str:
+    """Return the verdict a screen shows.
+
+    ``"reference"`` for the reference's own fit, else the verdict against the
+    reference where there is one, else the absolute one.
+    """
+    if role == "reference":
+        return "reference"
+    return relative if relative is not None else verdict
+
 
 class PendingFitDocument(SianodeDocument):
-    """A candidate's fit after a pooled round that leaves it undecided, to be sampled on.
+    """A fit after a round that leaves its candidate undecided (or the reference needed).
 
     The next pooled round takes it up (see :func:`sianode_flows.jobs.screen.pooled_round`);
     it is not a result, and readers of slope fits do not see it (its class differs).

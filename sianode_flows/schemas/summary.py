@@ -11,10 +11,27 @@ from sianode_flows.schemas.base import SianodeDocument
 from sianode_flows.schemas.candidate import Provenance
 from sianode_flows.schemas.fit import (
     DelithiationProtocol,
+    FitRole,
     FitStatistics,
+    RelativeVerdict,
     SlopeFitDocument,
     Verdict,
+    shown_verdict,
 )
+
+VERDICT_FIELDS = (
+    "min_configs",
+    "role",
+    "reference",
+    "reference_key",
+    "relative_verdict",
+    "relative_difference",
+    "relative_ci_low",
+    "relative_ci_high",
+    "paired",
+    "margin",
+)
+"""Fields of a fit's verdicts (minimum, the reference and the comparison) its summary carries."""
 
 
 def fit_potential(fit: SlopeFitDocument) -> tuple[str, str]:
@@ -76,6 +93,20 @@ class CandidateSummaryDocument(SianodeDocument, FitStatistics):
         ..., description="Stable, unstable, undecided (the data cannot tell) or insufficient data."
     )
     verdict_rule: str | None = Field(None, description="How the verdict was judged.")
+    min_configs: int | None = Field(None, description="Fewest configurations for a verdict.")
+    role: FitRole = Field("candidate", description="'reference': the reference's own fit.")
+    reference: str | None = Field(None, description="Candidate id of the reference.")
+    reference_key: str | None = Field(None, description="Key of the reference's measurements.")
+    relative_verdict: RelativeVerdict | None = Field(
+        None, description="Lower, higher, similar than the reference, undecided or too few."
+    )
+    relative_difference: float | None = Field(
+        None, description="Slope minus the reference's (A per 100 % SOC)."
+    )
+    relative_ci_low: float | None = Field(None, description="Interval of the difference, low.")
+    relative_ci_high: float | None = Field(None, description="Interval of the difference, high.")
+    paired: bool | None = Field(None, description="Whether the difference is paired.")
+    margin: float | None = Field(None, description="Half-width of the 'similar' band.")
     n_excluded: int = Field(0, description="Measured points left out of the fit.")
     n_rounds: int = Field(1, description="Sampling rounds of the fit.")
     stop_reason: str | None = Field(None, description="Why sampling stopped.")
@@ -86,6 +117,12 @@ class CandidateSummaryDocument(SianodeDocument, FitStatistics):
     relax_maker: str | None = Field(None, description="Relax maker used (class, name).")
     run_key: str | None = Field(None, description="Run key of the fit summarized.")
     fit_uuid: str = Field(..., description="Uuid of the job whose fit is summarized.")
+
+    @property
+    def shown_verdict(self) -> str:
+        """Return the verdict shown: the relative one, else the absolute (as on fits)."""
+        return shown_verdict(self.role, self.relative_verdict, self.verdict)
+
     fit_created_at: datetime = Field(..., description="When that fit was built (UTC).")
     n_fits: int = Field(1, description="Fit documents stored for the candidate (reruns).")
     run_keys: list[str] = Field(
@@ -174,6 +211,7 @@ class CandidateSummaryDocument(SianodeDocument, FitStatistics):
             slope_threshold=fit.slope_threshold,
             verdict=fit.verdict,
             verdict_rule=getattr(fit, "verdict_rule", None),
+            **{name: getattr(fit, name) for name in VERDICT_FIELDS},
             n_excluded=fit.n_excluded,
             n_rounds=max(len(fit.rounds), 1),
             stop_reason=fit.stop_reason,

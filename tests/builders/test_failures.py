@@ -2,13 +2,14 @@
 
 from jobflow import run_locally
 from maggma.cli.serial import serial
-from monty.json import MontyDecoder
 
 from sianode_flows.builders import FailureBuilder, failures_store
 from sianode_flows.jobs.channel import measure_channel
+from sianode_flows.jobs.delithiate import configurations_of
+from sianode_flows.results import candidate_documents
 from sianode_flows.schemas import FailureDocument
 from sianode_flows.stores import DOCS_COLLECTION, build_job_store, build_store
-from tests.builders.screened import LI15SI4
+from tests.builders.screened import LI15SI4, channel_maker
 
 
 def build(location) -> int:
@@ -21,12 +22,8 @@ def test_failures_of_selections_and_jobs_become_one_document_each(location):
     # a configuration whose relax produced nothing: the channel job records the failure
     job_store = build_job_store(location)
     job_store.connect()
-    delithiated = next(
-        d
-        for d in job_store.query({"name": "delithiate"}, load=True)
-        if d["output"][0]["candidate_id"] == LI15SI4
-    )
-    configuration = MontyDecoder().process_decoded(delithiated["output"][1])
+    (candidate,) = [c for c in candidate_documents(job_store) if c.candidate_id == LI15SI4]
+    configuration = configurations_of(candidate, channel_maker().protocol)[1]
     run_locally(measure_channel(None, configuration), store=job_store, log=False)
 
     assert build(location) == 2  # the selection and the channel job

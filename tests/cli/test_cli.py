@@ -20,6 +20,11 @@ JSON_KEYS = {
     "spearman_rho",
     "n_configs",
     "verdict",
+    "reference",
+    "relative_verdict",
+    "relative_ci_low",
+    "relative_ci_high",
+    "interval_method",
 }
 
 
@@ -63,7 +68,14 @@ def test_screen_json_contract_and_results(tmp_path):
 
     stored = runner.invoke(app, ["results", "--store", str(store), "--json"])
     assert stored.exit_code == 0
-    assert {r["source_id"] for r in json.loads(stored.stdout)} == {r["source_id"] for r in rows}
+    found = json.loads(stored.stdout)
+    assert {r["source_id"] for r in found if r["role"] == "candidate"} == {
+        r["source_id"] for r in rows
+    }
+    # both are compared with the built-in Li15Si4, whose fit is stored too
+    assert [r["candidate_id"] for r in found if r["role"] == "reference"] == ["builtin:Li15Si4"]
+    assert {r["reference"] for r in rows} == {"builtin:Li15Si4"}
+    assert {r["relative_verdict"] for r in rows} == {"insufficient-data"}  # 3 configurations
 
     table = runner.invoke(app, ["results", "--store", str(store)])
     assert "Li15Si4" in table.stdout and "verdict" in table.stdout

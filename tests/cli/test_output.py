@@ -54,7 +54,12 @@ def fits(li15si4_primitive):
         ]
         made.append(
             slope_fit_document(
-                channels, candidate, protocol, 0.5, relax_maker=f"ForceFieldRelaxMaker({potential})"
+                channels,
+                candidate,
+                protocol,
+                0.5,
+                relax_maker=f"ForceFieldRelaxMaker({potential})",
+                min_configs=4,
             )
         )
     return made
@@ -103,9 +108,9 @@ def test_screen_cross_check_json(tmp_path):
     from sianode_flows.builtin import li15si4
 
     dumpfn([li15si4()], tmp_path / "inputs.json")
-    args = ["screen", "--input", str(tmp_path / "inputs.json"), "--configs", "3"]
+    args = ["screen", "--input", str(tmp_path / "inputs.json"), "--configs", "4"]
     args += ["--steps", "5", "--keep-unconverged", "--store", str(tmp_path / "store")]
-    args += ["--cross-check", "--json"]
+    args += ["--cross-check", "--json", "--min-configs", "4"]
     result = CliRunner().invoke(app, [*args, "--optimizer", "lbfgs"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)

@@ -1,8 +1,9 @@
-"""The slope-fit document: bootstrap interval, verdict rules, volume fit."""
+"""The slope-fit document: the design's interval, verdict rules, volume fit."""
 
 import numpy as np
 import pytest
 from jobflow import run_locally
+from scipy import stats
 
 from sianode_flows.jobs.fit import judge, slope_fit_document
 from sianode_flows.jobs.relax import default_relax_maker
@@ -75,7 +76,13 @@ def test_fit_document_carries_the_interval_and_the_volume_fit(candidate, measure
     fit = slope_fit_document([*measured, failure, None], candidate, protocol(22), 0.5)
     assert fit.n_configs == 20 and fit.n_failed == 2
     assert fit.slope_ci_low < fit.slope < fit.slope_ci_high
-    assert fit.ci_level == 0.95 and fit.n_bootstrap == 1000 and fit.bootstrap_seed == 0
+    assert fit.ci_level == 0.95 and fit.interval_method == "collapsed-strata"
+    assert fit.look == 1 and fit.n_looks == 1  # a fixed design: one look, the plain t value
+    assert fit.critical_value == pytest.approx(stats.t.ppf(0.975, fit.slope_df))
+    half = fit.critical_value * fit.slope_err
+    assert (fit.slope_ci_low, fit.slope_ci_high) == pytest.approx(
+        (fit.slope - half, fit.slope + half)
+    )
     assert fit.slope == pytest.approx(0.4, abs=0.15)
     assert fit.volume_reference == "charged"
     assert fit.volume_reference_per_framework_atom == 76.0
@@ -176,8 +183,12 @@ def test_the_maker_refuses_an_unknown_rule():
         ChannelStabilityMaker(verdict_rule="median")
     with pytest.raises(ValueError, match="point rule never leaves"):
         ChannelStabilityMaker(verdict_rule="point", n_configs=10, max_configs=30)
-    with pytest.raises(ValueError, match="bootstrap"):
-        ChannelStabilityMaker(n_bootstrap=0)
+    with pytest.raises(ValueError, match="min_configs"):
+        ChannelStabilityMaker(min_configs=2)
+    with pytest.raises(ValueError, match="spending"):
+        ChannelStabilityMaker(spending="none")
+    with pytest.raises(ValueError, match="margin"):
+        ChannelStabilityMaker(margin=0)
     assert ChannelStabilityMaker(verdict_rule="slope").verdict_rule == "point"
 
 
@@ -193,7 +204,6 @@ def test_li15si4_volume_slope_is_positive(li15si4_primitive, memory_store):
         seed=0,
         soc_range=(0.0, 0.1),
         relax_maker=default_relax_maker(steps=30),
-        n_bootstrap=200,
         fit_unconverged=True,
     )
     flow = maker.make(li15si4_primitive)
@@ -205,4 +215,4 @@ def test_li15si4_volume_slope_is_positive(li15si4_primitive, memory_store):
     assert charged.volume_per_framework_atom == pytest.approx(76.0, abs=1.5)
     assert empty.volume_per_framework_atom < 0.5 * charged.volume_per_framework_atom
     assert fit.volume_slope > 0.5
-    assert fit.n_bootstrap == 200
+    assert fit.verdict == "insufficient-data"  # three configurations: no verdict

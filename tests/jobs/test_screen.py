@@ -34,7 +34,7 @@ def undecided_channel_maker(relax_maker):
         slope_threshold=0.05,
         relax_maker=relax_maker,
         fit_unconverged=True,
-        n_bootstrap=200,
+        min_configs=3,  # small, to test the rounds; verdicts need 20 by default
     )
 
 
@@ -52,13 +52,15 @@ def test_pooled_rounds_give_the_fits_of_one_flow_per_candidate(one_thread, memor
     relax_maker = default_relax_maker(batched=True, steps=8)
     channel_maker = undecided_channel_maker(relax_maker)
 
-    per_candidate = ScreeningMaker(channel_maker=channel_maker).make(records)
+    per_candidate = ScreeningMaker(channel_maker=channel_maker, reference=None).make(records)
     run_locally(per_candidate, store=memory_store, ensure_success=True, log=False)
     expected = per_candidate.output.resolve(memory_store)
 
     pooled_store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     pooled_store.connect()
-    pooled = ScreeningMaker(channel_maker=channel_maker, pool_atoms=50).make(records)
+    pooled = ScreeningMaker(channel_maker=channel_maker, pool_atoms=50, reference=None).make(
+        records
+    )
     run_locally(pooled, store=pooled_store, ensure_success=True, log=False)
     fits = pooled.output.resolve(pooled_store)
 
@@ -102,6 +104,7 @@ def test_a_pooled_rerun_relaxes_nothing(memory_store):
             fit_unconverged=True,
         ),
         pool_atoms=1000,
+        reference=None,
     )
     run_locally(maker.make(records), store=memory_store, ensure_success=True, log=False)
     first = len(relax_jobs(memory_store))
@@ -118,3 +121,35 @@ def test_pooling_needs_a_batched_relax_maker():
         ScreeningMaker(
             channel_maker=ChannelStabilityMaker(relax_maker=per_structure), pool_atoms=2000
         )
+
+
+def test_pooled_rounds_against_the_reference_give_the_same_comparisons(one_thread, memory_store):
+    """With a reference, per-candidate relax jobs and shared pools give the same fits."""
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    records = builtin_records()[1:3]  # Li30Si7Ge and Li30Si7Sn, against Li15Si4
+    channel_maker = ChannelStabilityMaker(
+        n_configs=4,
+        min_configs=4,
+        relax_maker=default_relax_maker(batched=True, steps=4),
+        fit_unconverged=True,
+    )
+    alone = ScreeningMaker(channel_maker=channel_maker).make(records)
+    run_locally(alone, store=memory_store, ensure_success=True, log=False)
+    pooled_store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    pooled_store.connect()
+    pooled = ScreeningMaker(channel_maker=channel_maker, pool_atoms=500).make(records)
+    run_locally(pooled, store=pooled_store, ensure_success=True, log=False)
+    for got, want in zip(
+        pooled.output.resolve(pooled_store), alone.output.resolve(memory_store), strict=True
+    ):
+        assert got.reference == want.reference == "builtin:Li15Si4" and got.paired
+        assert got.relative_difference == want.relative_difference
+        assert (got.relative_ci_low, got.relative_ci_high) == (
+            want.relative_ci_low,
+            want.relative_ci_high,
+        )
+    # one relax job per candidate and the reference, against one pool of all twelve
+    assert len(relax_jobs(memory_store)) == 3
+    assert [len(p["output"]) for p in relax_jobs(pooled_store)] == [12]

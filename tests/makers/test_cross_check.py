@@ -137,7 +137,9 @@ def _fit(candidate, r_t, threshold=0.5):
     protocol = DelithiationProtocol(
         n_configs=5, seed=0, soc_range=(0, 1), include_charged=True, include_delithiated=True
     )
-    return slope_fit_document(channels, candidate, protocol, threshold, relax_maker="X")
+    return slope_fit_document(
+        channels, candidate, protocol, threshold, relax_maker="X", min_configs=5
+    )
 
 
 @pytest.fixture(scope="module")

@@ -35,11 +35,15 @@ def test_a_generated_candidate_reaches_a_slope_fit(memory_store, quick_relax_mak
         assert doc.novel and doc.unique and doc.sun == {"0.1": True, "0.0": doc.e_above_hull <= 0}
     promoted = promote.output.resolve(memory_store)
     assert len(promoted) == 2
-    fits = rank(fit_documents(memory_store))
+    stored = fit_documents(memory_store)
+    fits = rank([f for f in stored if f.role == "candidate"])
     assert len(fits) == 2
+    # compared with pure Si by the same protocol, whose fit is stored beside theirs
+    assert [f.candidate_id for f in stored if f.role == "reference"] == ["builtin:Li15Si4"]
     for fit in fits:
         assert fit.candidate_id.startswith("generated:Li")
         assert len(fit.points) == 4 and fit.slope is not None
+        assert fit.reference == "builtin:Li15Si4" and fit.relative_verdict == "insufficient-data"
     candidate = next(
         c for c in candidate_documents(memory_store) if c.candidate_id == fits[0].candidate_id
     )

@@ -37,7 +37,7 @@ def undecided_maker(quick_relax_maker):
         slope_threshold=0.05,
         relax_maker=quick_relax_maker,
         fit_unconverged=True,
-        n_bootstrap=300,
+        min_configs=4,  # small, to test the rounds; verdicts need 20 by default
     )
 
 
@@ -47,6 +47,7 @@ def test_a_flat_case_stops_after_the_first_round(li15si4_primitive, memory_store
         n_configs=4,
         round_size=4,
         max_configs=40,
+        min_configs=4,
         relax_maker=ForceFieldStaticMaker(force_field_name="CHGNet"),
     )
     flow = maker.make(li15si4_primitive)

@@ -232,12 +232,29 @@ def built_fit(
     )
 
 
+def against_reference(
+    fit: SlopeFitDocument, verdict: str, difference: float, half: float
+) -> SlopeFitDocument:
+    """The fit as a screen against the reference writes it (Li15Si4, paired)."""
+    return fit.model_copy(
+        update={
+            "reference": "builtin:Li15Si4",
+            "relative_verdict": verdict,
+            "relative_difference": difference,
+            "relative_ci_low": difference - half,
+            "relative_ci_high": difference + half,
+            "paired": True,
+            "margin": 0.1,
+        }
+    )
+
+
 def ranked(fits: list[SlopeFitDocument]) -> list[SlopeFitDocument]:
-    """Fits in the report's order: by verdict, then |slope|, then capacity (highest first)."""
+    """Fits in the report's order: by verdict shown, then |slope|, then capacity."""
     return sorted(
         fits,
         key=lambda f: (
-            VERDICTS.index(f.verdict),
+            VERDICTS.index(f.shown_verdict),
             abs(f.slope) if f.slope is not None else float("inf"),
             -f.capacity_mAh_g,
         ),
@@ -246,12 +263,35 @@ def ranked(fits: list[SlopeFitDocument]) -> list[SlopeFitDocument]:
 
 @pytest.fixture(scope="session")
 def verdict_fits() -> list[SlopeFitDocument]:
-    """One fit of each verdict, ranked, with long identifiers as the databases give them.
+    """One fit of each verdict shown, ranked, with long identifiers as the databases give them.
 
-    The undecided one was sampled in three rounds and left two points out of its fit.
+    Three are against the reference (lower, similar, higher), one is the reference's
+    own fit, the others absolute. The undecided one was sampled in three rounds and
+    left two points out of its fit.
     """
     fits = ranked(
         [
+            against_reference(
+                built_fit("gnome:gnome-77a0", "Li22Si4Ge", 3650.0, 0.2, 0.05, n=24, seed=5),
+                "lower",
+                -0.3,
+                0.08,
+            ),
+            against_reference(
+                built_fit("alexandria:agm001", "Li30Si7Sn", 2900.0, 0.48, 0.05, n=24, seed=6),
+                "similar",
+                -0.02,
+                0.05,
+            ),
+            against_reference(
+                built_fit("oqmd:oqmd-7654321", "Li12Al3Si4", 2500.0, 0.9, 0.05, n=24, seed=7),
+                "higher",
+                0.4,
+                0.1,
+            ),
+            built_fit("builtin:Li15Si4", "Li15Si4", 3578.6, 0.5, 0.05, n=24, seed=8).model_copy(
+                update={"role": "reference"}
+            ),
             built_fit("alexandria:agm002153498", "Li14ZnSi8", 2712.4, 0.1, 0.05, seed=1),
             built_fit("mp:mp-1201871", "Li21Si5", 4010.9, 1.6, 0.05, seed=2),
             built_fit(
@@ -268,7 +308,7 @@ def verdict_fits() -> list[SlopeFitDocument]:
             built_fit("builtin:Li13Si4", "Li13Si4", 3102.0, 0.8, 0.05, n=2, seed=4),
         ]
     )
-    assert [f.verdict for f in fits] == list(VERDICTS)
+    assert [f.shown_verdict for f in fits] == list(VERDICTS)
     return fits
 
 

@@ -99,7 +99,7 @@ def test_verdicts_show_in_a_1400_px_window(verdict_fits, tmp_path):
     page.write_text(render_page(data, draw_figures(data, folder, options), options))
     measured = measure_verdicts(page, tmp_path / "profile", 1400)
     assert measured["window"] <= 1400
-    assert [c["text"] for c in measured["cells"]] == [f.verdict for f in verdict_fits]
+    assert [c["text"] for c in measured["cells"]] == [f.shown_verdict for f in verdict_fits]
     visible_left = max(0, measured["box"][0])
     visible_right = min(measured["window"], measured["box"][1])
     for cell in measured["cells"]:

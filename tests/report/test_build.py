@@ -64,8 +64,9 @@ def test_table_numbers_equal_the_store_documents(screened_report):
     assert [r["candidate_id"][0] for r in rows] == [f.candidate_id for f in fits]
     for row, fit in zip(rows, fits, strict=True):
         summary = summary_row(fit)
-        for name in ("formula", "source", "source_id", "verdict"):
+        for name in ("formula", "source", "source_id"):
             assert row[name][0] == summary[name]
+        assert row["verdict"][0] == fit.shown_verdict
         assert {"slope", "slope_err", "pearson_r", "spearman_rho"} <= set(summary)
         for name in NUMBERS:
             expected = summary.get(name)
@@ -173,14 +174,14 @@ def test_page_shows_every_verdict(verdict_fits):
     rows = parse_page(text).tables["ranked-candidates"]
     assert [row["verdict"][0] for row in rows] == list(VERDICTS)
     assert list(rows[0])[:3] == ["rank", "formula", "verdict"]  # seen first, not scrolled to
-    undecided = next(f for f in verdict_fits if f.verdict == "undecided")
+    undecided = next(f for f in verdict_fits if f.shown_verdict == "undecided")
     assert f'<tr class="undecided" data-candidate-id="{undecided.candidate_id}">' in text
 
 
 def test_status_colors_keep_their_verdict_in_legend_order():
     statuses = ["not screened", "undecided", "unstable", "undecided", "stable", "mystery"]
     colors = _category_colors(statuses, STATUS_COLORS)
-    assert list(colors) == ["stable", "unstable", "undecided", "not screened", "mystery"]
+    assert list(colors) == ["stable", "undecided", "unstable", "not screened", "mystery"]
     for status in ("stable", "unstable", "undecided", "not screened"):
         assert colors[status] == STATUS_COLORS[status]
     assert colors["mystery"] not in {colors[s] for s in statuses if s != "mystery"}

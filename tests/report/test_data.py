@@ -23,7 +23,7 @@ def test_gather_reads_a_screening_store(screened_store):
     assert [f.input for f in data.failures] == [f.input for f in failure_documents(screened_store)]
     assert [f.input for f in data.failures] == ["test:no-li"]
     assert data.series == [] and data.generation.is_empty
-    verdicts = {f.candidate_id: f.verdict for f in data.fits}
+    verdicts = {f.candidate_id: f.shown_verdict for f in data.fits}
     assert data.status(1500) == verdicts
     # an unfitted candidate is below the capacity line or not screened yet
     data.fits = []

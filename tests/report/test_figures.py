@@ -53,9 +53,13 @@ def test_slope_figure_has_a_legend_entry_per_verdict(verdict_fits):
     (ax,) = fig.axes
     entries = legend_entries(ax)
     fitted = [f for f in verdict_fits if f.slope is not None]
-    for verdict in {f.verdict for f in fitted}:
+    for verdict in {f.shown_verdict for f in fitted}:
         assert f"{verdict} (1)" in entries
     assert "undecided (1)" in entries
+    # the reference's interval is the band the others are drawn against
+    reference = next(f for f in verdict_fits if f.role == "reference")
+    (band,) = [e for e in entries if e.startswith("reference Li15Si4")]
+    assert f"[{reference.slope_ci_low:.2f}, {reference.slope_ci_high:.2f}]" in band
     colors = {bars.get_label(): bars.lines[0].get_color() for bars in ax.containers}
     assert colors["undecided (1)"] == STATUS_COLORS["undecided"]
     assert len(set(STATUS_COLORS[v] for v in VERDICTS)) == len(VERDICTS)
