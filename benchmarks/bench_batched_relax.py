@@ -9,7 +9,10 @@ fmax and step cap:
   calculator loaded once (the fair baseline: no model reload per structure);
 - ``fire``: :class:`sianode_flows.jobs.batched_relax.BatchedRelaxMaker` with
   torch-sim's FIRE in ASE's flavour (the default);
-- ``lbfgs``: the same maker with torch-sim's batched L-BFGS.
+- ``lbfgs``: the same maker with torch-sim's batched L-BFGS;
+- ``fire-converter``: batched FIRE with CHGNet's graphs built by CHGNet's own
+  converter, one pymatgen ``Structure`` per system at every step
+  (``SIANODE_CHGNET_GRAPH=converter``; the path before the batched graph builder).
 
 ``--cell primitive`` draws from the 38-atom primitive cell (689 atoms for 30
 configurations: one batch of up to 1024 atoms holds them all); ``--cell
@@ -26,7 +29,7 @@ error for each path.
 
     python benchmarks/bench_batched_relax.py [--cell primitive|conventional]
         [--configs 30] [--seed 0] [--steps 1000] [--fmax 0.05]
-        [--paths per-structure,fire,lbfgs] [--max-atoms N] [--device cpu|cuda]
+        [--paths per-structure,fire,lbfgs,fire-converter] [--max-atoms N] [--device cpu|cuda]
         [--potential chgnet] [--threads N]
 
 On a GPU, ``--paths fire,lbfgs --device cuda --configs 300`` gives the batched
@@ -46,7 +49,7 @@ import time
 import warnings
 from queue import Empty
 
-PATHS = ("per-structure", "fire", "lbfgs")
+PATHS = ("per-structure", "fire", "lbfgs", "fire-converter")
 
 
 def configurations(cell: str, n_configs: int, seed: int) -> list:
@@ -68,6 +71,9 @@ def relax_in_child(path: str, args: argparse.Namespace, queue: multiprocessing.Q
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if path == "fire-converter":
+        os.environ["SIANODE_CHGNET_GRAPH"] = "converter"
+        path = "fire"
     structures = [c.structure for c in configurations(args.cell, args.configs, args.seed)]
     batched = path != "per-structure"
     overrides = {"device": args.device, "max_atoms": args.max_atoms} if batched else {}
@@ -180,7 +186,7 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--max-atoms", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--paths", default=",".join(PATHS))
+    parser.add_argument("--paths", default="per-structure,fire,lbfgs")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     paths = [p for p in args.paths.split(",") if p]

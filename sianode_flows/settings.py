@@ -102,6 +102,17 @@ class SianodeSettings(BaseSettings):
         description="Optimizer of the batched relax (torch-sim): fire (ASE's FIRE, as "
         "atomate2's relax), lbfgs or bfgs.",
     )
+    chgnet_graph: Literal["torch", "converter"] = Field(
+        "torch",
+        description="How the batched CHGNet builds its crystal graphs: torch (the whole "
+        "batch with tensors on the model's device) or converter (CHGNet's own, one "
+        "pymatgen Structure per system on the CPU).",
+    )
+    neighbor_skin: float = Field(
+        1.0,
+        description="Skin of the batched CHGNet's reused neighbour list (A); 0 rebuilds "
+        "it at every step.",
+    )
     progress_interval: float = Field(
         30.0, description="Seconds between two progress lines of a batched relax (s)."
     )

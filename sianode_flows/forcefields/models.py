@@ -51,6 +51,7 @@ def load_model(
     potential: str = "chgnet",
     device: str | torch.device | None = None,
     compute_stress: bool = True,
+    chgnet_graph: str | None = None,
 ) -> ModelInterface:
     """Return a potential as a torch-sim model working on float64 states.
 
@@ -63,6 +64,9 @@ def load_model(
         ``"cpu"`` or ``"cuda"``; CUDA when available by default.
     compute_stress
         Whether the model returns stresses (needed to relax the cell).
+    chgnet_graph
+        How CHGNet builds its graphs, ``"torch"`` or ``"converter"``; the setting
+        ``chgnet_graph`` by default (its neighbour-list skin: ``neighbor_skin``).
 
     Returns
     -------
@@ -78,7 +82,15 @@ def load_model(
         device = "cuda" if torch.cuda.is_available() else "cpu"
     name = potential.lower()
     if name == "chgnet":
-        return CHGNetModel(device=device, compute_stress=compute_stress)
+        from sianode_flows.settings import get_settings
+
+        settings = get_settings()
+        return CHGNetModel(
+            device=device,
+            compute_stress=compute_stress,
+            graph_builder=chgnet_graph or settings.chgnet_graph,
+            neighbor_skin=settings.neighbor_skin,
+        )
     if name == "sevennet":
         # sevenn's own torch-sim model (sevenn.torchsim), SevenNet-0 from the wheel
         from sevenn.torchsim import SevenNetModel
