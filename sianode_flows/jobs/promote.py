@@ -37,6 +37,7 @@ def promotion_blocker(
         (bool(doc.relax_converged) and doc.relaxed_structure is not None, "not converged"),
         (bool(doc.unique), "not unique"),
         (doc.novel is not False, "not novel"),
+        (doc.novel is not None, "novelty not judged"),
         (e_hull is not None, "no hull"),
         (e_hull is not None and e_hull <= hull_tolerance + 1e-9, "above the hull"),
         (not doc.over_lithiated, "over-lithiated"),
